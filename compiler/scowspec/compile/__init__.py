@@ -1,0 +1,1 @@
+"""Stage 4, compile: a FineTuneSpec (plus portal facts) → the exact SCOW-AI job payload."""

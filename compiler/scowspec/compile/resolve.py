@@ -1,0 +1,128 @@
+"""Facts only the portal knows: asset version ids and the partition's shape.
+
+`resolve` is pure: it reads a Catalog (the portal client, a fixture, or nothing when offline) and
+returns the facts or located diagnostics.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+from scowspec.diagnostics import Diagnostic, JsonPath, Severity
+from scowspec.errors import NotFoundError
+from scowspec.model.spec import AssetRef, FineTuneSpec, RefKind, Scope
+
+
+class AssetKind(enum.Enum):
+    MODEL = "model"
+    DATASET = "dataset"
+
+
+@dataclass(frozen=True)
+class Partition:
+    name: str
+    mem_mb: int
+    cores: int
+    gpus: int
+    qos: tuple[str, ...] = ()
+    gpu_type: str | None = None
+    max_accelerators_per_pod: int | None = None
+
+
+class Catalog(Protocol):
+    """What resolution asks the portal. Raises NotFoundError for names that do not exist."""
+
+    def version_id(self, kind: AssetKind, cluster: str, name: str, version: str, scope: Scope) -> int: ...
+
+    def partition(self, cluster: str, account: str, name: str) -> Partition: ...
+
+
+@dataclass(frozen=True)
+class AssetUse:
+    """An asset as the payload sends it: a portal version, or a host path mounted at itself."""
+
+    version_id: int = 0
+    private: bool = False
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    model: AssetUse
+    dataset: AssetUse
+    cpus_per_node: int
+    memory_mb: int
+    gpu_type: str | None
+    qos: str | None
+
+
+def _where(spec: FineTuneSpec, path: JsonPath, code: str, message: str) -> Diagnostic:
+    span = spec.origin.span(path) if spec.origin else None
+    return Diagnostic(Severity.ERROR, code, message, spec.file, span, path)
+
+
+def _asset(spec: FineTuneSpec, kind: AssetKind, ref: AssetRef, catalog: Catalog | None) -> tuple[AssetUse, list[Diagnostic]]:
+    private = ref.scope is Scope.MINE
+    if ref.kind is RefKind.PATH:
+        return AssetUse(path=ref.path), []
+    if ref.kind is RefKind.VERSION_ID:
+        return AssetUse(version_id=ref.version_id, private=private), []
+    if catalog is None:
+        return AssetUse(), [_where(spec, (kind.value, "name"), "needs-portal",
+                                   f"{kind.value} `{ref.name}` is a portal name: resolving it needs the portal "
+                                   f"(or give `{kind.value}.version_id`)")]
+    try:
+        return AssetUse(version_id=catalog.version_id(kind, spec.cluster, ref.name, ref.version, ref.scope), private=private), []
+    except NotFoundError as exc:
+        return AssetUse(), [_where(spec, (kind.value, "name"), "not-found", exc.message)]
+
+
+def resolve(spec: FineTuneSpec, catalog: Catalog | None) -> tuple[Resolved | None, list[Diagnostic]]:
+    """Version ids, cores, memory, gpu type and QOS for `spec`; diagnostics when they can't be had."""
+    model, d1 = _asset(spec, AssetKind.MODEL, spec.model, catalog)
+    dataset, d2 = _asset(spec, AssetKind.DATASET, spec.dataset.ref, catalog)
+    diags = d1 + d2
+    res = spec.resources
+    need_partition = res.cpus_per_node is None or res.memory_mb is None or (res.gpus_per_node > 0 and not res.gpu_type)
+    part: Partition | None = None
+    if catalog is not None:
+        try:
+            part = catalog.partition(spec.cluster, spec.account, spec.partition)
+        except NotFoundError as exc:
+            diags.append(_where(spec, ("partition",), "not-found", exc.message))
+    elif need_partition:
+        missing = [f for f, v in (("cpus_per_node", res.cpus_per_node), ("memory_mb", res.memory_mb)) if v is None]
+        if res.gpus_per_node > 0 and not res.gpu_type:
+            missing.append("gpu_type")
+        diags.append(_where(spec, ("resources",), "needs-portal",
+                            f"resources.{', resources.'.join(missing)} left out: deriving them from partition `{spec.partition}` "
+                            "needs the portal (or set them in the spec)"))
+    if diags:
+        return None, diags
+    cpus, memory, gpu_type, qos = res.cpus_per_node, res.memory_mb, res.gpu_type, spec.qos
+    if part is not None:
+        if part.max_accelerators_per_pod is not None and res.gpus_per_node > part.max_accelerators_per_pod:
+            diags.append(_where(spec, ("resources", "gpus_per_node"), "partition",
+                                f"partition `{part.name}` allows at most {part.max_accelerators_per_pod} GPUs per node"))
+        if res.gpus_per_node > 0 and part.gpus == 0:
+            diags.append(_where(spec, ("resources", "gpus_per_node"), "partition", f"partition `{part.name}` has no GPUs"))
+        if qos is not None and part.qos and qos not in part.qos:
+            diags.append(_where(spec, ("qos",), "partition", f"QOS `{qos}` is not one of partition `{part.name}`'s: {', '.join(part.qos)}"))
+        if diags:
+            return None, diags
+        # The portal form's own arithmetic (LaunchTrainForm): per-GPU shares on GPU queues.
+        if part.gpus > 0 and res.gpus_per_node > 0:
+            cpus = cpus if cpus is not None else round(part.cores / part.gpus * res.gpus_per_node)
+            memory = memory if memory is not None else round(part.mem_mb / part.gpus * res.gpus_per_node * res.nodes)
+        else:
+            cpus = cpus if cpus is not None else 1
+            memory = memory if memory is not None else round(part.mem_mb / part.cores * cpus * res.nodes)
+        gpu_type = gpu_type or part.gpu_type
+        qos = qos or (part.qos[0] if part.qos else None)
+    if res.gpus_per_node > 0 and not gpu_type:
+        diags.append(_where(spec, ("resources",), "gpu-type", "the job asks for GPUs but neither the spec nor the partition names a gpu_type"))
+    if cpus is None or memory is None or diags:
+        return None, diags
+    return Resolved(model, dataset, cpus, memory, gpu_type, qos), []

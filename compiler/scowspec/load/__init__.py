@@ -1,0 +1,1 @@
+"""Stage 1, load: files in, YAML documents with source positions out."""

@@ -1,0 +1,58 @@
+"""The file-system edge of loading: which spec files to read, and the project defaults file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from scowspec.errors import UsageError
+
+PROJECT_FILE = "scowspec.yaml"
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def discover(paths: list[Path]) -> list[Path]:
+    """Spec files named by `paths` (files, or folders searched recursively), sorted, without duplicates.
+
+    The project defaults file is not a spec and is skipped inside folders.
+    """
+    found: dict[Path, None] = {}
+    for p in paths:
+        if p.is_dir():
+            for child in sorted(p.rglob("*")):
+                if child.suffix in SPEC_SUFFIXES and child.is_file() and child.name != PROJECT_FILE:
+                    found[child] = None
+        elif p.is_file():
+            found[p] = None
+        else:
+            raise UsageError(f"{p}: no such file or folder")
+    return list(found)
+
+
+def find_project_file(start: Path) -> Path | None:
+    """scowspec.yaml in the spec's folder or the nearest folder above it (stops at a git root)."""
+    here = start.resolve().parent if start.is_file() or not start.exists() else start.resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / PROJECT_FILE
+        if candidate.is_file():
+            return candidate
+        if (folder / ".git").exists():
+            return None
+    return None
+
+
+def display(path: Path) -> str:
+    """A path as the user should see it: relative to the current folder when below it."""
+    try:
+        return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path)
+    except ValueError:
+        return str(path)
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{display(path)}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise UsageError(f"{display(path)}: cannot read: {exc.strerror}") from exc

@@ -1,0 +1,1 @@
+"""Stage 3, model: a valid spec as typed, frozen values."""
