@@ -74,3 +74,10 @@ class Report:
     def ok(self) -> bool:
         return not self.errors
 
+
+def describe(path: JsonPath) -> str:
+    """A JSON path as users write it: `train.report_to[0]`."""
+    text = ""
+    for p in path:
+        text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))
+    return text or "the top level"

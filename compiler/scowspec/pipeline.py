@@ -71,19 +71,26 @@ def load_specs(paths: list[Path]) -> Loaded:
     specs: list[FineTuneSpec] = []
     spec_files = files.discover(paths)
     for path in spec_files:
-        project_path = files.find_project_file(path)
+        project_path = path if path.name == files.PROJECT_FILE else files.find_project_file(path)
         project = None
         if project_path is not None:
             if project_path not in projects:
                 projects[project_path], problems = load_project(project_path)
                 diagnostics += problems
             project = projects[project_path]
+        if path == project_path:
+            continue
         spec, diags = check_text(files.read_text(path), files.display(path), project)
         diagnostics += diags
         if spec is not None:
             specs.append(spec)
     diagnostics += _duplicate_names(specs)
-    return Loaded(tuple(specs), Report.of(diagnostics), tuple(projects.values()), tuple(files.display(p) for p in spec_files))
+    return Loaded(
+        tuple(specs),
+        Report.of(diagnostics),
+        tuple(projects.values()),
+        tuple(files.display(p) for p in spec_files if p.name != files.PROJECT_FILE),
+    )
 
 
 def _duplicate_names(specs: list[FineTuneSpec]) -> list[Diagnostic]:
@@ -96,8 +103,12 @@ def _duplicate_names(specs: list[FineTuneSpec]) -> list[Diagnostic]:
             span = spec.origin.span(("name",)) if spec.origin else None
             out.append(
                 Diagnostic(
-                    Severity.ERROR, "duplicate-name", f"spec name `{spec.name}` is also used by {other.file}; names identify jobs",
-                    spec.file, span, ("name",),
+                    Severity.ERROR,
+                    "duplicate-name",
+                    f"spec name `{spec.name}` is also used by {other.file}; names identify jobs",
+                    spec.file,
+                    span,
+                    ("name",),
                 )
             )
         first.setdefault(spec.name, spec)

@@ -78,7 +78,7 @@ def build_command(spec: FineTuneSpec) -> str:
         job_json,
         JOB_EOF,
         'PY="$(command -v python3 || command -v python)"',
-        f"\"$PY\" - \"$JOB_DIR\" \"$JOB_FILE\" <<'{PREPARE_EOF}'",
+        f'"$PY" - "$JOB_DIR" "$JOB_FILE" <<\'{PREPARE_EOF}\'',
         _prepare_script().rstrip("\n"),
         PREPARE_EOF,
     ]
@@ -95,7 +95,7 @@ def build_command(spec: FineTuneSpec) -> str:
         lines += [
             "# Merge once, on node 0, after training succeeded (set -e stops here otherwise).",
             'if [ "${RANK:-0}" = "0" ]; then',
-            '  env -u RANK -u WORLD_SIZE -u LOCAL_RANK -u MASTER_ADDR -u MASTER_PORT \\',
+            "  env -u RANK -u WORLD_SIZE -u LOCAL_RANK -u MASTER_ADDR -u MASTER_PORT \\",
             '    llamafactory-cli export "$JOB_DIR/config/merge.json"',
             "fi",
         ]

@@ -37,16 +37,26 @@ def chosen_defaults(spec: FineTuneSpec) -> tuple[Default, ...]:
     t = spec.train
     out: list[Default] = [
         Default("logging_steps", _logging_steps(spec), "LLaMA-Factory's 500 leaves short jobs without a loss curve"),
-        Default("report_to", "tensorboard" if spec.tensorboard_dir else "none",
-                "the default `all` writes TensorBoard events to a folder that dies with the container"),
+        Default(
+            "report_to",
+            "tensorboard" if spec.tensorboard_dir else "none",
+            "the default `all` writes TensorBoard events to a folder that dies with the container",
+        ),
     ]
     gpu = spec.resources.gpus_per_node > 0
     if gpu and not t.get("fp16") and "pure_bf16" not in t:
         out.append(Default("bf16", True, "mixed precision; LLaMA-Factory warns without it"))
     if gpu:
-        out.append(Default("flash_attn", "sdpa", "PyTorch's fused attention, always in the image (flash-attn is optional)"))
-        out.append(Default("disable_gradient_checkpointing", True,
-                           "LoRA on this size fits without recomputation: measured 1.24x samples/s (gpu-probe B2)"))
+        out.append(
+            Default("flash_attn", "sdpa", "PyTorch's fused attention, always in the image (flash-attn is optional)")
+        )
+        out.append(
+            Default(
+                "disable_gradient_checkpointing",
+                True,
+                "LoRA on this size fits without recomputation: measured 1.24x samples/s (gpu-probe B2)",
+            )
+        )
     return tuple(d for d in out if d.key not in t)
 
 

@@ -63,18 +63,28 @@ def _where(spec: FineTuneSpec, path: JsonPath, code: str, message: str) -> Diagn
     return Diagnostic(Severity.ERROR, code, message, spec.file, span, path)
 
 
-def _asset(spec: FineTuneSpec, kind: AssetKind, ref: AssetRef, catalog: Catalog | None) -> tuple[AssetUse, list[Diagnostic]]:
+def _asset(
+    spec: FineTuneSpec, kind: AssetKind, ref: AssetRef, catalog: Catalog | None
+) -> tuple[AssetUse, list[Diagnostic]]:
     private = ref.scope is Scope.MINE
     if ref.kind is RefKind.PATH:
         return AssetUse(path=ref.path), []
     if ref.kind is RefKind.VERSION_ID:
         return AssetUse(version_id=ref.version_id, private=private), []
     if catalog is None:
-        return AssetUse(), [_where(spec, (kind.value, "name"), "needs-portal",
-                                   f"{kind.value} `{ref.name}` is a portal name: resolving it needs the portal "
-                                   f"(or give `{kind.value}.version_id`)")]
+        return AssetUse(), [
+            _where(
+                spec,
+                (kind.value, "name"),
+                "needs-portal",
+                f"{kind.value} `{ref.name}` is a portal name: resolving it needs the portal "
+                f"(or give `{kind.value}.version_id`)",
+            )
+        ]
     try:
-        return AssetUse(version_id=catalog.version_id(kind, spec.cluster, ref.name, ref.version, ref.scope), private=private), []
+        return AssetUse(
+            version_id=catalog.version_id(kind, spec.cluster, ref.name, ref.version, ref.scope), private=private
+        ), []
     except NotFoundError as exc:
         return AssetUse(), [_where(spec, (kind.value, "name"), "not-found", exc.message)]
 
@@ -96,20 +106,41 @@ def resolve(spec: FineTuneSpec, catalog: Catalog | None) -> tuple[Resolved | Non
         missing = [f for f, v in (("cpus_per_node", res.cpus_per_node), ("memory_mb", res.memory_mb)) if v is None]
         if res.gpus_per_node > 0 and not res.gpu_type:
             missing.append("gpu_type")
-        diags.append(_where(spec, ("resources",), "needs-portal",
-                            f"resources.{', resources.'.join(missing)} left out: deriving them from partition `{spec.partition}` "
-                            "needs the portal (or set them in the spec)"))
+        diags.append(
+            _where(
+                spec,
+                ("resources",),
+                "needs-portal",
+                f"resources.{', resources.'.join(missing)} left out: deriving them from partition `{spec.partition}` "
+                "needs the portal (or set them in the spec)",
+            )
+        )
     if diags:
         return None, diags
     cpus, memory, gpu_type, qos = res.cpus_per_node, res.memory_mb, res.gpu_type, spec.qos
     if part is not None:
         if part.max_accelerators_per_pod is not None and res.gpus_per_node > part.max_accelerators_per_pod:
-            diags.append(_where(spec, ("resources", "gpus_per_node"), "partition",
-                                f"partition `{part.name}` allows at most {part.max_accelerators_per_pod} GPUs per node"))
+            diags.append(
+                _where(
+                    spec,
+                    ("resources", "gpus_per_node"),
+                    "partition",
+                    f"partition `{part.name}` allows at most {part.max_accelerators_per_pod} GPUs per node",
+                )
+            )
         if res.gpus_per_node > 0 and part.gpus == 0:
-            diags.append(_where(spec, ("resources", "gpus_per_node"), "partition", f"partition `{part.name}` has no GPUs"))
+            diags.append(
+                _where(spec, ("resources", "gpus_per_node"), "partition", f"partition `{part.name}` has no GPUs")
+            )
         if qos is not None and part.qos and qos not in part.qos:
-            diags.append(_where(spec, ("qos",), "partition", f"QOS `{qos}` is not one of partition `{part.name}`'s: {', '.join(part.qos)}"))
+            diags.append(
+                _where(
+                    spec,
+                    ("qos",),
+                    "partition",
+                    f"QOS `{qos}` is not one of partition `{part.name}`'s: {', '.join(part.qos)}",
+                )
+            )
         if diags:
             return None, diags
         # The portal form's own arithmetic (LaunchTrainForm): per-GPU shares on GPU queues.
@@ -122,7 +153,14 @@ def resolve(spec: FineTuneSpec, catalog: Catalog | None) -> tuple[Resolved | Non
         gpu_type = gpu_type or part.gpu_type
         qos = qos or (part.qos[0] if part.qos else None)
     if res.gpus_per_node > 0 and not gpu_type:
-        diags.append(_where(spec, ("resources",), "gpu-type", "the job asks for GPUs but neither the spec nor the partition names a gpu_type"))
+        diags.append(
+            _where(
+                spec,
+                ("resources",),
+                "gpu-type",
+                "the job asks for GPUs but neither the spec nor the partition names a gpu_type",
+            )
+        )
     if cpus is None or memory is None or diags:
         return None, diags
     return Resolved(model, dataset, cpus, memory, gpu_type, qos), []

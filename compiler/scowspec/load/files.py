@@ -23,7 +23,7 @@ def discover(paths: list[Path]) -> list[Path]:
                 if child.suffix in SPEC_SUFFIXES and child.is_file() and child.name != PROJECT_FILE:
                     found[child] = None
         elif p.is_file():
-            found[p] = None
+            found[p] = None  # a project file named here is checked as one (see pipeline.load_specs)
         else:
             raise UsageError(f"{p}: no such file or folder")
     return list(found)

@@ -39,7 +39,7 @@ def _span(node: Node) -> Span:
     return Span(start, end)
 
 
-def _scalar(node: ScalarNode) -> Any:
+def _scalar(node: Node) -> Any:
     text: str = node.value
     tag: str = node.tag if isinstance(node.tag, str) else str(node.tag)
     if tag.endswith(":int"):
@@ -132,15 +132,20 @@ def parse(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
         return None, [Diagnostic(Severity.ERROR, "yaml-syntax", f"YAML error: {first}", file, Span(pos, pos))]
     if root is None:
         pos = Position(1, 1)
-        return None, [Diagnostic(Severity.ERROR, "empty-file", "the file is empty: expected a spec mapping", file, Span(pos, pos))]
+        return None, [
+            Diagnostic(Severity.ERROR, "empty-file", "the file is empty: expected a spec mapping", file, Span(pos, pos))
+        ]
     builder = _Builder(file)
     data = builder.build(root, (), None)
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} scalar"
         builder.diagnostics.append(
             Diagnostic(
-                Severity.ERROR, "root-not-mapping", f"the top level must be a mapping of fields, found {kind}",
-                file, _span(root),
+                Severity.ERROR,
+                "root-not-mapping",
+                f"the top level must be a mapping of fields, found {kind}",
+                file,
+                _span(root),
             )
         )
         return None, builder.diagnostics

@@ -123,7 +123,9 @@ class FineTuneSpec:
 def spec_digest(effective: Mapping[str, Any]) -> str:
     """8 hex digits over the effective spec: what the job will do, not how scowspec writes it."""
     body = {k: v for k, v in effective.items() if k not in ("apiVersion", "kind")}
-    canon = json.dumps({"scheme": DIGEST_SCHEME, "spec": body}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canon = json.dumps(
+        {"scheme": DIGEST_SCHEME, "spec": body}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
     return hashlib.sha256(canon.encode("utf-8")).hexdigest()[:8]
 
 

@@ -26,16 +26,21 @@ class RuleContext:
     def has(self, path: JsonPath) -> bool:
         node: Any = self.doc.data
         for p in path:
-            if isinstance(node, dict) and p in node:
+            try:
                 node = node[p]
-            elif isinstance(node, list) and isinstance(p, int) and p < len(node):
-                node = node[p]
-            else:
+            except (KeyError, IndexError, TypeError):
                 return False
         return True
 
     def at(
-        self, code: str, message: str, path: JsonPath = (), *, key: bool = False, warning: bool = False, suggestion: str = ""
+        self,
+        code: str,
+        message: str,
+        path: JsonPath = (),
+        *,
+        key: bool = False,
+        warning: bool = False,
+        suggestion: str = "",
     ) -> Diagnostic:
         """Locate in the spec; a value that came from scowspec.yaml is located there."""
         severity = Severity.WARNING if warning else Severity.ERROR

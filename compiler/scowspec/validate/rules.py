@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from scowspec.diagnostics import Diagnostic, JsonPath
+from scowspec.diagnostics import Diagnostic, JsonPath, describe
 from scowspec.model.effective import REQUIRED_AFTER_MERGE
 from scowspec.model.steps import max_steps_bound
 from scowspec.validate.context import RuleContext
@@ -18,7 +18,21 @@ from scowspec.validate.context import RuleContext
 Rule = Callable[[RuleContext], Iterable[Diagnostic]]
 
 # SCOW-AI refuses mount targets equal to or under these (libs/utils path validators).
-SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root", "/run", "/sbin", "/sys", "/usr", "/var")
+SYSTEM_DIRS = (
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib64",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/sys",
+    "/usr",
+    "/var",
+)
 # Set by the portal or the scheduler inside the container; a spec must not fight them.
 RESERVED_ENV = {
     "WORK_DIR": "set from `work_dir`",
@@ -52,12 +66,27 @@ def asset_forms(ctx: RuleContext) -> Iterator[Diagnostic]:
         forms = [f for f in ("name", "version_id", "path") if f in ref]
         if len(forms) != 1:
             said = " and ".join(f"`{f}`" for f in forms) or "none of them"
-            yield ctx.at("asset-form", f"`{field}` needs exactly one of `name`, `version_id` or `path` (found {said})", (field,), key=True)
+            yield ctx.at(
+                "asset-form",
+                f"`{field}` needs exactly one of `name`, `version_id` or `path` (found {said})",
+                (field,),
+                key=True,
+            )
             continue
         if forms[0] == "path" and "scope" in ref:
-            yield ctx.at("asset-form", f"`{field}.scope` means nothing with `path`: a host path is always yours", (field, "scope"), key=True)
+            yield ctx.at(
+                "asset-form",
+                f"`{field}.scope` means nothing with `path`: a host path is always yours",
+                (field, "scope"),
+                key=True,
+            )
         if forms[0] != "path" and "scope" not in ref:
-            yield ctx.at("asset-form", f"`{field}` needs `scope: public` (the shared copy) or `scope: mine` (your own)", (field,), key=True)
+            yield ctx.at(
+                "asset-form",
+                f"`{field}` needs `scope: public` (the shared copy) or `scope: mine` (your own)",
+                (field,),
+                key=True,
+            )
         if "version" in ref and forms[0] != "name":
             yield ctx.at("asset-form", f"`{field}.version` goes with `name`", (field, "version"), key=True)
 
@@ -69,13 +98,19 @@ def dataset_file(ctx: RuleContext) -> Iterator[Diagnostic]:
     file = ds.get("file", "")
     ext = file.rsplit(".", 1)[1].lower() if "." in file.rsplit("/", 1)[-1] else ""
     if ext and ext not in DATA_EXTENSIONS:
-        yield ctx.at("dataset-file", f"LLaMA-Factory reads only {', '.join(DATA_EXTENSIONS)} files, not `.{ext}`", ("dataset", "file"))
+        yield ctx.at(
+            "dataset-file",
+            f"LLaMA-Factory reads only {', '.join(DATA_EXTENSIONS)} files, not `.{ext}`",
+            ("dataset", "file"),
+        )
     if ".." in file.split("/"):
         yield ctx.at("dataset-file", "`dataset.file` must stay inside the dataset", ("dataset", "file"))
     if ds.get("placeholders") and ext not in ("json", "jsonl"):
         yield ctx.at(
-            "placeholders", "`dataset.placeholders` needs `dataset.file` naming a .json or .jsonl file to rewrite",
-            ("dataset", "placeholders"), key=True,
+            "placeholders",
+            "`dataset.placeholders` needs `dataset.file` naming a .json or .jsonl file to rewrite",
+            ("dataset", "placeholders"),
+            key=True,
         )
 
 
@@ -87,13 +122,17 @@ def image(ctx: RuleContext) -> Iterator[Diagnostic]:
     host = m.group("host") if m else ""
     if not m or not ("." in host or ":" in host or host.startswith("localhost")):
         yield ctx.at(
-            "image", f"`image` must name its registry, a lowercase repository and a tag, like "
-            f"`app-store-images.pku.edu.cn/hiyouga/llamafactory:0.9.4`; got `{img}`", ("image",),
+            "image",
+            f"`image` must name its registry, a lowercase repository and a tag, like "
+            f"`app-store-images.pku.edu.cn/hiyouga/llamafactory:0.9.4`; got `{img}`",
+            ("image",),
         )
     elif not m.group("tag") and not m.group("digest"):
         yield ctx.at("image", f"`image` needs an explicit tag or digest (e.g. `{img}:0.9.4`)", ("image",))
     elif m.group("tag") == "latest":
-        yield ctx.at("image", "`image` tag `latest` can change under a running job; pin a version", ("image",), warning=True)
+        yield ctx.at(
+            "image", "`image` tag `latest` can change under a running job; pin a version", ("image",), warning=True
+        )
 
 
 def nodes_and_gpus(ctx: RuleContext) -> Iterator[Diagnostic]:
@@ -102,11 +141,19 @@ def nodes_and_gpus(ctx: RuleContext) -> Iterator[Diagnostic]:
         return
     nodes, gpus = res.get("nodes", 1), res.get("gpus_per_node", 0)
     if nodes > 1 and gpus == 0:
-        yield ctx.at("gpus", "a job of more than one node needs `gpus_per_node` ≥ 1 (LLaMA-Factory launches one process per GPU)",
-                     ("resources", "gpus_per_node"))
+        yield ctx.at(
+            "gpus",
+            "a job of more than one node needs `gpus_per_node` ≥ 1 (LLaMA-Factory launches one process per GPU)",
+            ("resources", "gpus_per_node"),
+        )
     if "framework" in ctx.eff and nodes == 1:
-        yield ctx.at("framework", "`framework` is only sent for jobs of more than one node; it is ignored here", ("framework",),
-                     key=True, warning=True)
+        yield ctx.at(
+            "framework",
+            "`framework` is only sent for jobs of more than one node; it is ignored here",
+            ("framework",),
+            key=True,
+            warning=True,
+        )
 
 
 def export_rules(ctx: RuleContext) -> Iterator[Diagnostic]:
@@ -115,14 +162,29 @@ def export_rules(ctx: RuleContext) -> Iterator[Diagnostic]:
         return
     ftype = ctx.train.get("finetuning_type", "lora")
     if ftype != "lora":
-        yield ctx.at("export-needs-lora", f"`export` merges a LoRA adapter, but `train.finetuning_type` is `{ftype}` "
-                     "(LLaMA-Factory: \"Adapter is only valid for the LoRA method.\")", ("export",), key=True)
+        yield ctx.at(
+            "export-needs-lora",
+            f"`export` merges a LoRA adapter, but `train.finetuning_type` is `{ftype}` "
+            '(LLaMA-Factory: "Adapter is only valid for the LoRA method.")',
+            ("export",),
+            key=True,
+        )
     if "quantization_bit" in ctx.train:
-        yield ctx.at("export-quantized", "cannot merge a LoRA adapter into a quantized model (LLaMA-Factory: \"Cannot merge "
-                     "adapters to a quantized model.\"); drop `train.quantization_bit` or `export`", ("train", "quantization_bit"), key=True)
+        yield ctx.at(
+            "export-quantized",
+            'cannot merge a LoRA adapter into a quantized model (LLaMA-Factory: "Cannot merge '
+            'adapters to a quantized model."); drop `train.quantization_bit` or `export`',
+            ("train", "quantization_bit"),
+            key=True,
+        )
     if "export_quantization_bit" in export and "export_quantization_dataset" not in export:
-        yield ctx.at("export-quantized", "`export.export_quantization_bit` needs `export.export_quantization_dataset` "
-                     "(LLaMA-Factory: \"Quantization dataset is necessary for exporting.\")", ("export", "export_quantization_bit"), key=True)
+        yield ctx.at(
+            "export-quantized",
+            "`export.export_quantization_bit` needs `export.export_quantization_dataset` "
+            '(LLaMA-Factory: "Quantization dataset is necessary for exporting.")',
+            ("export", "export_quantization_bit"),
+            key=True,
+        )
 
 
 def lora_only(ctx: RuleContext) -> Iterator[Diagnostic]:
@@ -131,12 +193,21 @@ def lora_only(ctx: RuleContext) -> Iterator[Diagnostic]:
         return
     for key in LORA_ONLY_REJECTED:
         if key in ctx.train:
-            yield ctx.at("lora-only", f"`train.{key}` needs `finetuning_type: lora` (LLaMA-Factory rejects it with `{ftype}`)",
-                         ("train", key), key=True)
+            yield ctx.at(
+                "lora-only",
+                f"`train.{key}` needs `finetuning_type: lora` (LLaMA-Factory rejects it with `{ftype}`)",
+                ("train", key),
+                key=True,
+            )
     for key in LORA_ONLY_IGNORED:
         if key in ctx.train:
-            yield ctx.at("lora-only", f"`train.{key}` has no effect with `finetuning_type: {ftype}`", ("train", key),
-                         key=True, warning=True)
+            yield ctx.at(
+                "lora-only",
+                f"`train.{key}` has no effect with `finetuning_type: {ftype}`",
+                ("train", key),
+                key=True,
+                warning=True,
+            )
 
 
 def quantization(ctx: RuleContext) -> Iterator[Diagnostic]:
@@ -144,25 +215,40 @@ def quantization(ctx: RuleContext) -> Iterator[Diagnostic]:
     if "quantization_bit" not in t:
         return
     if t.get("finetuning_type", "lora") not in ("lora", "oft"):
-        yield ctx.at("quantization", "`train.quantization_bit` needs `finetuning_type` lora or oft (LLaMA-Factory: "
-                     "\"Quantization is only compatible with the LoRA or OFT method.\")", ("train", "quantization_bit"), key=True)
+        yield ctx.at(
+            "quantization",
+            "`train.quantization_bit` needs `finetuning_type` lora or oft (LLaMA-Factory: "
+            '"Quantization is only compatible with the LoRA or OFT method.")',
+            ("train", "quantization_bit"),
+            key=True,
+        )
     for key in ("pissa_init", "resize_vocab"):
         if t.get(key):
-            yield ctx.at("quantization", f"`train.{key}` cannot be combined with `quantization_bit`", ("train", key), key=True)
+            yield ctx.at(
+                "quantization", f"`train.{key}` cannot be combined with `quantization_bit`", ("train", key), key=True
+            )
 
 
 def precision(ctx: RuleContext) -> Iterator[Diagnostic]:
     if ctx.train.get("fp16") and ctx.train.get("bf16"):
-        yield ctx.at("precision", "`train.fp16` and `train.bf16` cannot both be true (transformers: \"At most one of fp16 and "
-                     "bf16 can be True\")", ("train", "bf16"), key=True)
+        yield ctx.at(
+            "precision",
+            '`train.fp16` and `train.bf16` cannot both be true (transformers: "At most one of fp16 and '
+            'bf16 can be True")',
+            ("train", "bf16"),
+            key=True,
+        )
 
 
 def step_intervals(ctx: RuleContext) -> Iterator[Diagnostic]:
     for key in ("logging_steps", "save_steps", "eval_steps"):
         value = ctx.train.get(key)
         if isinstance(value, float) and value > 1 and not value.is_integer():
-            yield ctx.at("steps", f"`train.{key}` must be a whole number when greater than 1 (a fraction ≤ 1 means a ratio)",
-                         ("train", key))
+            yield ctx.at(
+                "steps",
+                f"`train.{key}` must be a whole number when greater than 1 (a fraction ≤ 1 means a ratio)",
+                ("train", key),
+            )
 
 
 def stage_rules(ctx: RuleContext) -> Iterator[Diagnostic]:
@@ -173,7 +259,12 @@ def stage_rules(ctx: RuleContext) -> Iterator[Diagnostic]:
             if t.get(key):
                 yield ctx.at("stage", f"`train.{key}` works only with `stage: sft`", ("train", key), key=True)
     if stage in ("rm", "ppo") and t.get("load_best_model_at_end"):
-        yield ctx.at("stage", "RM and PPO stages do not support `load_best_model_at_end`", ("train", "load_best_model_at_end"), key=True)
+        yield ctx.at(
+            "stage",
+            "RM and PPO stages do not support `load_best_model_at_end`",
+            ("train", "load_best_model_at_end"),
+            key=True,
+        )
     if stage == "ppo":
         if "reward_model" not in t:
             yield ctx.at("stage", "`stage: ppo` needs `train.reward_model`", ("train", "stage"))
@@ -186,25 +277,53 @@ def stage_rules(ctx: RuleContext) -> Iterator[Diagnostic]:
 def data_rules(ctx: RuleContext) -> Iterator[Diagnostic]:
     t = ctx.train
     if t.get("neat_packing"):
-        yield ctx.at("neat-packing", "`train.neat_packing` fails with the transformers in LLaMA-Factory 0.9.4's image "
-                     "(needs transformers < 4.53); use `packing`", ("train", "neat_packing"), key=True)
+        yield ctx.at(
+            "neat-packing",
+            "`train.neat_packing` fails with the transformers in LLaMA-Factory 0.9.4's image "
+            "(needs transformers < 4.53); use `packing`",
+            ("train", "neat_packing"),
+            key=True,
+        )
     if t.get("train_on_prompt") and t.get("mask_history"):
-        yield ctx.at("data", "`train.mask_history` and `train.train_on_prompt` are mutually exclusive", ("train", "mask_history"), key=True)
+        yield ctx.at(
+            "data",
+            "`train.mask_history` and `train.train_on_prompt` are mutually exclusive",
+            ("train", "mask_history"),
+            key=True,
+        )
     if t.get("train_on_prompt") and t.get("template") in ctx.table.efficient_eos_templates:
-        yield ctx.at("data", f"template `{t['template']}` does not support `train_on_prompt`", ("train", "train_on_prompt"), key=True)
+        yield ctx.at(
+            "data",
+            f"template `{t['template']}` does not support `train_on_prompt`",
+            ("train", "train_on_prompt"),
+            key=True,
+        )
     if t.get("streaming"):
         if int(t.get("max_steps", -1)) <= 0:
             yield ctx.at("data", "`train.streaming` needs `train.max_steps`", ("train", "streaming"), key=True)
         if "max_samples" in t:
-            yield ctx.at("data", "`train.streaming` cannot be combined with `max_samples`", ("train", "max_samples"), key=True)
+            yield ctx.at(
+                "data", "`train.streaming` cannot be combined with `max_samples`", ("train", "max_samples"), key=True
+            )
     evaluating = [k for k in ("do_eval", "do_predict") if t.get(k)]
     if evaluating and not t.get("val_size"):
-        yield ctx.at("data", f"`train.{evaluating[0]}` needs `train.val_size` to hold out evaluation data", ("train", evaluating[0]), key=True)
+        yield ctx.at(
+            "data",
+            f"`train.{evaluating[0]}` needs `train.val_size` to hold out evaluation data",
+            ("train", evaluating[0]),
+            key=True,
+        )
     if t.get("predict_with_generate"):
-        yield ctx.at("data", "`train.predict_with_generate` needs an `eval_dataset`, which scowspec does not support yet",
-                     ("train", "predict_with_generate"), key=True)
+        yield ctx.at(
+            "data",
+            "`train.predict_with_generate` needs an `eval_dataset`, which scowspec does not support yet",
+            ("train", "predict_with_generate"),
+            key=True,
+        )
     elif t.get("do_predict") and t.get("stage", "sft") == "sft":
-        yield ctx.at("data", "`train.do_predict` with sft needs `predict_with_generate`", ("train", "do_predict"), key=True)
+        yield ctx.at(
+            "data", "`train.do_predict` with sft needs `predict_with_generate`", ("train", "do_predict"), key=True
+        )
 
 
 def optimizers(ctx: RuleContext) -> Iterator[Diagnostic]:
@@ -216,19 +335,32 @@ def optimizers(ctx: RuleContext) -> Iterator[Diagnostic]:
     if len(used) > 1:
         yield ctx.at("optimizer", "use at most one of GaLore, APOLLO and BAdam", ("train", used[1]), key=True)
     if t.get("use_llama_pro") and ftype == "full":
-        yield ctx.at("optimizer", "`train.use_llama_pro` is not allowed with `finetuning_type: full`", ("train", "use_llama_pro"), key=True)
+        yield ctx.at(
+            "optimizer",
+            "`train.use_llama_pro` is not allowed with `finetuning_type: full`",
+            ("train", "use_llama_pro"),
+            key=True,
+        )
 
 
 def reporting(ctx: RuleContext) -> Iterator[Diagnostic]:
     report = ctx.train.get("report_to")
     names = set(report) if isinstance(report, list) else ({report} if report is not None else set())
     if "tensorboard" in ctx.eff and names and not names & {"tensorboard", "all"}:
-        yield ctx.at("tensorboard", "`tensorboard` is set but `train.report_to` does not include tensorboard: the portal's "
-                     "TensorBoard would stay empty", ("train", "report_to"))
+        yield ctx.at(
+            "tensorboard",
+            "`tensorboard` is set but `train.report_to` does not include tensorboard: the portal's "
+            "TensorBoard would stay empty",
+            ("train", "report_to"),
+        )
     if "tensorboard" not in ctx.eff and names & {"tensorboard"}:
-        yield ctx.at("tensorboard", "`train.report_to: tensorboard` without a `tensorboard:` block writes events inside the "
-                     "output folder only; add `tensorboard: {log_dir: ...}` to see them on the portal", ("train", "report_to"),
-                     warning=True)
+        yield ctx.at(
+            "tensorboard",
+            "`train.report_to: tensorboard` without a `tensorboard:` block writes events inside the "
+            "output folder only; add `tensorboard: {log_dir: ...}` to see them on the portal",
+            ("train", "report_to"),
+            warning=True,
+        )
 
 
 def logging_steps(ctx: RuleContext) -> Iterator[Diagnostic]:
@@ -238,23 +370,29 @@ def logging_steps(ctx: RuleContext) -> Iterator[Diagnostic]:
         return
     bound = max_steps_bound(ctx.train, int(res.get("nodes", 1)), int(res.get("gpus_per_node", 1)))
     if bound is not None and value > bound:
-        yield ctx.at("logging-steps", f"`train.logging_steps` is {value:g} but this job makes at most {bound} optimizer steps: "
-                     "the loss curve (and TensorBoard) would get at most one point", ("train", "logging_steps"), warning=True)
+        yield ctx.at(
+            "logging-steps",
+            f"`train.logging_steps` is {value:g} but this job makes at most {bound} optimizer steps: "
+            "the loss curve (and TensorBoard) would get at most one point",
+            ("train", "logging_steps"),
+            warning=True,
+        )
 
 
 def _mount_list(ctx: RuleContext) -> list[tuple[JsonPath, str, str]]:
-    """(where, host path, container target) of everything the job mounts."""
+    """(where, host path, container target) of everything the job mounts; implicit mounts first,
+    so that a clash is reported on the user's own `mounts` entry."""
     out: list[tuple[JsonPath, str, str]] = []
-    for i, m in enumerate(ctx.eff.get("mounts") or []):
-        if isinstance(m, dict) and isinstance(m.get("path"), str) and isinstance(m.get("target"), str):
-            out.append((("mounts", i), m["path"], m["target"]))
-    tb = ctx.eff.get("tensorboard")
-    if isinstance(tb, dict) and isinstance(tb.get("log_dir"), str):
-        out.append((("tensorboard", "log_dir"), tb["log_dir"], tb["log_dir"]))
     for field in ("model", "dataset"):
         ref = ctx.eff.get(field)
         if isinstance(ref, dict) and isinstance(ref.get("path"), str):
             out.append(((field, "path"), ref["path"], ref["path"]))
+    tb = ctx.eff.get("tensorboard")
+    if isinstance(tb, dict) and isinstance(tb.get("log_dir"), str):
+        out.append((("tensorboard", "log_dir"), tb["log_dir"], tb["log_dir"]))
+    for i, m in enumerate(ctx.eff.get("mounts") or []):
+        if isinstance(m, dict) and isinstance(m.get("path"), str) and isinstance(m.get("target"), str):
+            out.append((("mounts", i), m["path"], m["target"]))
     return out
 
 
@@ -273,15 +411,21 @@ def paths(ctx: RuleContext) -> Iterator[Diagnostic]:
         t = _norm(target)
         tpath = (*where, "target") if where[0] == "mounts" else where
         if t == "/" or any(t == d or t.startswith(d + "/") for d in SYSTEM_DIRS):
-            yield ctx.at("mount-target", f"mount target `{target}` is a system folder; SCOW-AI refuses `/` and anything under "
-                         f"{', '.join(SYSTEM_DIRS)}", tpath)
+            yield ctx.at(
+                "mount-target",
+                f"mount target `{target}` is a system folder; SCOW-AI refuses `/` and anything under "
+                f"{', '.join(SYSTEM_DIRS)}",
+                tpath,
+            )
         if t in targets:
-            yield ctx.at("mount-target", f"mount target `{target}` is used twice (also at `{'.'.join(map(str, targets[t]))}`)", tpath)
+            yield ctx.at(
+                "mount-target", f"mount target `{target}` is used twice (also at `{describe(targets[t])}`)", tpath
+            )
         targets.setdefault(t, tpath)
         h = _norm(host)
         hpath = (*where, "path") if where[0] == "mounts" else where
         if h in hosts and hosts[h] != ("work_dir",):
-            yield ctx.at("mount-path", f"host path `{host}` is mounted twice (also at `{'.'.join(map(str, hosts[h]))}`)", hpath)
+            yield ctx.at("mount-path", f"host path `{host}` is mounted twice (also at `{describe(hosts[h])}`)", hpath)
         elif h in hosts:
             yield ctx.at("mount-path", f"host path `{host}` is the work_dir, which is mounted already", hpath)
         hosts.setdefault(h, hpath)
@@ -293,18 +437,42 @@ def env(ctx: RuleContext) -> Iterator[Diagnostic]:
         if key in RESERVED_ENV:
             yield ctx.at("env", f"`env.{key}` cannot be set: {RESERVED_ENV[key]}", ("env", key), key=True)
         elif key.startswith("SCOW_AI_"):
-            yield ctx.at("env", f"`env.{key}` cannot be set: SCOW_AI_* variables are set by the portal", ("env", key), key=True)
+            yield ctx.at(
+                "env", f"`env.{key}` cannot be set: SCOW_AI_* variables are set by the portal", ("env", key), key=True
+            )
 
 
 def template(ctx: RuleContext) -> Iterator[Diagnostic]:
     if "train" in ctx.eff and "template" not in ctx.train:
-        yield ctx.at("template", "no `train.template`: LLaMA-Factory falls back to the tokenizer's chat template (or `empty`); "
-                     "the merge also needs it", ("train",), key=True, warning=True)
+        yield ctx.at(
+            "template",
+            "no `train.template`: LLaMA-Factory falls back to the tokenizer's chat template (or `empty`); "
+            "the merge also needs it",
+            ("train",),
+            key=True,
+            warning=True,
+        )
 
 
 RULES: tuple[Rule, ...] = (
-    required_after_merge, asset_forms, dataset_file, image, nodes_and_gpus, export_rules, lora_only, quantization,
-    precision, step_intervals, stage_rules, data_rules, optimizers, reporting, logging_steps, paths, env, template,
+    required_after_merge,
+    asset_forms,
+    dataset_file,
+    image,
+    nodes_and_gpus,
+    export_rules,
+    lora_only,
+    quantization,
+    precision,
+    step_intervals,
+    stage_rules,
+    data_rules,
+    optimizers,
+    reporting,
+    logging_steps,
+    paths,
+    env,
+    template,
 )
 
 

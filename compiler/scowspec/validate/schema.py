@@ -17,12 +17,19 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from scowspec.diagnostics import Diagnostic, JsonPath
+from scowspec.diagnostics import Diagnostic, JsonPath, describe
 from scowspec.load.document import Document
 from scowspec.validate.lfkeys import RESERVED, key_table
 
-_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "a whole number",
-               "number": "a number", "boolean": "true or false", "null": "null"}
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
 
 
 def schema_text() -> str:
@@ -57,13 +64,6 @@ def check(doc: Document, *, definition: str = "") -> list[Diagnostic]:
     return out
 
 
-def _describe(path: JsonPath) -> str:
-    text = ""
-    for p in path:
-        text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))
-    return text or "the spec"
-
-
 def suggest(word: str, options: Iterator[str] | list[str] | frozenset[str] | set[str]) -> str:
     """The closest option to `word`, or ''."""
     match = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
@@ -73,8 +73,9 @@ def suggest(word: str, options: Iterator[str] | list[str] | frozenset[str] | set
 def _convert(doc: Document, err: ValidationError) -> Iterator[Diagnostic]:
     path: JsonPath = tuple(err.absolute_path)
     sch: Mapping[str, Any] = err.schema if isinstance(err.schema, Mapping) else {}
-    where = _describe(path)
+    where = describe(path)
     kw = err.validator
+    value: Any = err.validator_value
     if kw == "additionalProperties" and isinstance(err.instance, dict):
         props = set(sch.get("properties", {}))
         for key in err.instance:
@@ -82,10 +83,17 @@ def _convert(doc: Document, err: ValidationError) -> Iterator[Diagnostic]:
                 continue
             kpath = (*path, key)
             if key in RESERVED and path and path[-1] in ("train", "export"):
-                yield doc.diagnostic("reserved-key", f"`{_describe(kpath)}` cannot be set here: {RESERVED[key]}", kpath, key=True)
+                yield doc.diagnostic(
+                    "reserved-key", f"`{describe(kpath)}` cannot be set here: {RESERVED[key]}", kpath, key=True
+                )
                 continue
             if key in key_table().init_false and path and path[-1] == "train":
-                yield doc.diagnostic("reserved-key", f"`{_describe(kpath)}` is computed by LLaMA-Factory and cannot be set", kpath, key=True)
+                yield doc.diagnostic(
+                    "reserved-key",
+                    f"`{describe(kpath)}` is computed by LLaMA-Factory and cannot be set",
+                    kpath,
+                    key=True,
+                )
                 continue
             hint = suggest(str(key), props)
             msg = f"unknown key `{key}` in {where}"
@@ -96,12 +104,12 @@ def _convert(doc: Document, err: ValidationError) -> Iterator[Diagnostic]:
             yield doc.diagnostic("unknown-key", msg, kpath, key=True, suggestion=hint)
         return
     if kw == "required":
-        missing = [r for r in err.validator_value if isinstance(err.instance, dict) and r not in err.instance]
+        missing = [r for r in value if isinstance(err.instance, dict) and r not in err.instance]
         for name in missing:
             yield doc.diagnostic("required", f"missing required field `{name}` in {where}", path, key=True)
         return
     if kw == "type":
-        wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        wanted = [str(w) for w in value] if isinstance(value, list) else [str(value)]
         names = " or ".join(_TYPE_NAMES.get(w, w) for w in wanted)
         msg = f"`{where}` must be {names}, got {_show(err.instance)}"
         if isinstance(err.instance, str) and _numeric(err.instance) and ("number" in wanted or "integer" in wanted):
@@ -109,18 +117,18 @@ def _convert(doc: Document, err: ValidationError) -> Iterator[Diagnostic]:
         yield doc.diagnostic("type", msg, path)
         return
     if kw in ("enum", "const"):
-        options = list(err.validator_value) if kw == "enum" else [err.validator_value]
+        options = list(value) if kw == "enum" else [value]
         hint = suggest(str(err.instance), [str(o) for o in options])
         shown = ", ".join(str(o) for o in options[:12]) + (" …" if len(options) > 12 else "")
         msg = f"`{where}` is {_show(err.instance)}; expected one of: {shown}"
         if kw == "const":
-            msg = f"`{where}` must be `{err.validator_value}`, got {_show(err.instance)}"
+            msg = f"`{where}` must be `{value}`, got {_show(err.instance)}"
         if hint and hint != str(err.instance):
             msg += f"; did you mean `{hint}`?"
         yield doc.diagnostic("value", msg, path, suggestion=hint)
         return
     if kw == "anyOf":
-        deeper = [e for e in (err.context or []) if len(e.absolute_path) > len(path)]
+        deeper = [e for e in err.context if len(e.absolute_path) > len(path)]
         if deeper:
             yield from _convert(doc, max(deeper, key=lambda e: len(e.absolute_path)))
             return
@@ -136,10 +144,11 @@ def _convert(doc: Document, err: ValidationError) -> Iterator[Diagnostic]:
 
 
 def _anyof_hint(err: ValidationError) -> str:
-    enums = [s.get("enum") for s in err.validator_value if isinstance(s, dict) and "enum" in s]
+    options: Any = err.validator_value
+    enums: list[list[Any]] = [list(s["enum"]) for s in options if isinstance(s, dict) and "enum" in s]
     if enums:
         return "expected one of: " + ", ".join(str(o) for o in enums[0])
-    kinds = [_TYPE_NAMES.get(str(s.get("type")), str(s.get("type"))) for s in err.validator_value if isinstance(s, dict)]
+    kinds = [_TYPE_NAMES.get(str(s.get("type")), str(s.get("type"))) for s in options if isinstance(s, dict)]
     return "expected " + " or ".join(kinds)
 
 

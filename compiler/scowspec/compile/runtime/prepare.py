@@ -39,7 +39,7 @@ def dump(value, indent=0):
 
 def write(path, text):
     # Every node runs this on shared storage: write aside, then rename, so no reader sees half a file.
-    tmp = "%s.tmp-%s-%d" % (path, os.environ.get("RANK", "0"), os.getpid())
+    tmp = "{}.tmp-{}-{}".format(path, os.environ.get("RANK", "0"), os.getpid())
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, path)
@@ -50,7 +50,7 @@ def mounted(ref, what):
         return ref["path"]
     value = os.environ.get(ref["env"], "")
     if not value:
-        fail("%s is not set: the portal did not mount the %s" % (ref["env"], what))
+        fail("{} is not set: the portal did not mount the {}".format(ref["env"], what))
     return value.split(":")[0]
 
 
@@ -70,7 +70,7 @@ def prepare_dataset(ds, data_dir):
     root = mounted(ds, "dataset")
     source = os.path.join(root, ds["file"]) if ds.get("file") else root
     if not os.path.exists(source):
-        fail("dataset file %s does not exist" % source)
+        fail(f"dataset file {source} does not exist")
     if not ds.get("placeholders"):
         return source
     target = os.path.join(data_dir, os.path.basename(source))
@@ -112,7 +112,7 @@ def main():
             export_dir=os.path.join(job_dir, "merged"),
         )
         write(os.path.join(config_dir, "merge.json"), dump(merge) + "\n")
-    print("scowspec: configs written to %s" % config_dir)
+    print("scowspec: configs written to " + config_dir)
 
 
 main()

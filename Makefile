@@ -1,0 +1,49 @@
+# scowspec developer commands. `make test` installs what it needs into .venv first.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+SPECS ?= specs
+
+.PHONY: install test lint fmt typecheck check validate-specs golden schema bench demo clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv with scowspec (editable) and the dev tools
+
+test: $(STAMP)  ## run the test suite (no GPU, no network beyond 127.0.0.1)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check compiler tests tools bench e2e
+	$(BIN)/ruff format --check compiler tests tools bench e2e
+
+fmt: $(STAMP)
+	$(BIN)/ruff format compiler tests tools bench e2e
+	$(BIN)/ruff check --fix compiler tests tools bench e2e
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+validate-specs: $(STAMP)
+	$(BIN)/scowspec validate $(SPECS)
+
+check: lint typecheck test validate-specs  ## everything CI should be happy with
+
+golden: $(STAMP)  ## rewrite golden payloads/plans after an intended change; review the diff
+	$(BIN)/pytest tests/test_golden.py tests/test_plan_render.py --update-golden
+
+schema: $(STAMP)  ## regenerate the train/export blocks of the schema from the key table
+	$(BIN)/python tools/sync_schema.py
+
+bench: $(STAMP)  ## speed figures (not a test): validate+compile and plan/apply throughput
+	$(BIN)/python bench/run.py
+
+demo: $(STAMP)  ## the whole loop against a local sandbox portal
+	bash tools/demo.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .scowspec build dist

@@ -1,0 +1,1 @@
+"""The command line: flags → pipeline → renderer → exit code. No logic of its own."""

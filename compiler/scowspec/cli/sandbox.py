@@ -1,0 +1,47 @@
+"""`scowspec sandbox`: run the local SCOW-AI-compatible portal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scowspec.errors import UsageError
+from scowspec.exitcodes import ExitCode
+
+
+def sandbox(
+    host: Annotated[str, typer.Option(help="Address to listen on (keep it on loopback).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8765,
+    state: Annotated[Path, typer.Option(help="SQLite file that keeps jobs across restarts.")] = Path(
+        ".scowspec/sandbox.db"
+    ),
+    pending_seconds: Annotated[float, typer.Option(help="How long a job stays PENDING.")] = 2.0,
+    run_seconds: Annotated[float, typer.Option(help="How long a job RUNS before COMPLETED (0: forever).")] = 0.0,
+    latency_ms: Annotated[int, typer.Option(help="Added latency of every API call, in ms.")] = 0,
+    verbose: Annotated[bool, typer.Option(help="Log every request.")] = False,
+) -> int:
+    """Serve a local SCOW-AI-compatible portal at http://HOST:PORT/ai (token: sandbox-token, user alice)."""
+    from scowspec.sandbox.server import make_server
+    from scowspec.sandbox.store import Clock
+
+    state.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        server = make_server(host, port, str(state), Clock(pending_seconds, run_seconds), verbose=verbose)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    server.portal.faults.latency_ms = latency_ms
+    typer.echo(f"SCOW-AI sandbox at {server.url} (state {state}); token `sandbox-token`. Ctrl-C stops it.", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        server.portal.store.close()
+    return ExitCode.OK
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sandbox")(sandbox)

@@ -1,0 +1,54 @@
+"""Compile many specs: load → validate → model → resolve → compile, with the portal as the only catalog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from scowspec.compile.payload import CompiledJob, compile_spec
+from scowspec.compile.resolve import Catalog, resolve
+from scowspec.diagnostics import Diagnostic, Report
+from scowspec.pipeline import Loaded, load_specs
+from scowspec.portal.client import PortalClient
+from scowspec.portal.settings import from_env
+
+
+@dataclass(frozen=True)
+class Compiled:
+    jobs: tuple[CompiledJob, ...]
+    report: Report
+    loaded: Loaded
+
+
+def portal_url(loaded: Loaded) -> str | None:
+    for project in loaded.projects:
+        url = project.defaults.get("portal_url")
+        if isinstance(url, str):
+            return url
+    return None
+
+
+def connect(loaded: Loaded) -> PortalClient:
+    return PortalClient(from_env(portal_url(loaded)))
+
+
+def compile_loaded(loaded: Loaded, catalog: Catalog | None) -> Compiled:
+    diags: list[Diagnostic] = list(loaded.report.diagnostics)
+    jobs: list[CompiledJob] = []
+    for spec in loaded.specs:
+        facts, problems = resolve(spec, catalog)
+        diags += problems
+        if facts is not None:
+            jobs.append(compile_spec(spec, facts))
+    return Compiled(tuple(jobs), Report.of(diags), loaded)
+
+
+def compile_paths(paths: list[Path], *, offline: bool) -> Compiled:
+    loaded = load_specs(paths)
+    if not loaded.report.ok or offline:
+        return compile_loaded(loaded, None)
+    client = connect(loaded)
+    try:
+        return compile_loaded(loaded, client)
+    finally:
+        client.close()

@@ -1,0 +1,1 @@
+"""The HTTP edge: SCOW-AI's REST API (generation B) under `{portal_url}/api`."""

@@ -1,0 +1,77 @@
+"""Diagnostics as `FILE:LINE:COL: error[CODE]: message`, as JSON with ranges, or as GitHub annotations."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from scowspec.diagnostics import Diagnostic, Report
+from scowspec.render import FORMAT_VERSION
+
+
+def line(d: Diagnostic) -> str:
+    where = d.file or "scowspec"
+    if d.span is not None:
+        where += f":{d.span.start.line}:{d.span.start.column}"
+    return f"{where}: {d.severity.value}[{d.code}]: {d.message}"
+
+
+def summary(report: Report, files: int) -> str:
+    e, w = len(report.errors), len(report.warnings)
+    if not e and not w:
+        return f"{files} spec{'s' if files != 1 else ''} valid."
+    parts = [f"{e} error{'s' if e != 1 else ''}"] if e else []
+    parts += [f"{w} warning{'s' if w != 1 else ''}"] if w else []
+    return f"{', '.join(parts)} in {files} spec{'s' if files != 1 else ''}."
+
+
+def text(report: Report, files: int) -> str:
+    return "".join(line(d) + "\n" for d in report.diagnostics) + summary(report, files) + "\n"
+
+
+def to_json(d: Diagnostic) -> dict[str, Any]:
+    out: dict[str, Any] = {"severity": d.severity.value, "code": d.code, "message": d.message, "file": d.file}
+    if d.span is not None:
+        out["range"] = {
+            "start": {"line": d.span.start.line, "column": d.span.start.column},
+            "end": {"line": d.span.end.line, "column": d.span.end.column},
+        }
+    out["pointer"] = d.pointer
+    if d.suggestion:
+        out["suggestion"] = d.suggestion
+    return out
+
+
+def json_text(report: Report, files: int, exit_code: int) -> str:
+    doc = {
+        "format_version": FORMAT_VERSION,
+        "valid": report.ok,
+        "error_count": len(report.errors),
+        "warning_count": len(report.warnings),
+        "files": files,
+        "diagnostics": [to_json(d) for d in report.diagnostics],
+        "exit_code": exit_code,
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _escape(value: str, *, prop: bool = False) -> str:
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return value.replace(":", "%3A").replace(",", "%2C") if prop else value
+
+
+def github(report: Report) -> str:
+    """GitHub Actions workflow commands: each problem shows on its line in the pull request."""
+    out = []
+    for d in report.diagnostics:
+        props = [f"file={_escape(d.file, prop=True)}"]
+        if d.span is not None:
+            props += [
+                f"line={d.span.start.line}",
+                f"col={d.span.start.column}",
+                f"endLine={d.span.end.line}",
+                f"endColumn={d.span.end.column}",
+            ]
+        props.append(f"title={_escape('scowspec ' + d.code, prop=True)}")
+        out.append(f"::{d.severity.value} {','.join(props)}::{_escape(d.message)}\n")
+    return "".join(out)

@@ -1,0 +1,1 @@
+"""A local SCOW-AI-compatible portal for trying the whole loop, and for the tests."""

@@ -1,0 +1,45 @@
+"""Golden payloads: every spec in specs/ compiles (against the sandbox portal) to exactly its golden file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scowspec.compile.service import compile_loaded
+from scowspec.pipeline import load_specs
+from scowspec.portal.client import PortalClient
+from scowspec.portal.settings import PortalSettings
+from scowspec.sandbox.server import SandboxServer
+
+from .conftest import ROOT, TOKEN
+
+SPECS = sorted((ROOT / "specs").glob("*.yaml"))
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_spec_compiles_to_golden_payload(
+    spec: Path, sandbox: SandboxServer, update_golden: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    client = PortalClient(PortalSettings(sandbox.url, TOKEN))
+    result = compile_loaded(load_specs([spec.relative_to(ROOT)]), client)
+    assert result.report.ok, result.report
+    text = json.dumps(result.jobs[0].payload, indent=2, ensure_ascii=False) + "\n"
+    golden = GOLDEN / f"{spec.stem}.json"
+    if update_golden:
+        golden.write_text(text, "utf-8")
+    assert golden.is_file(), f"no golden file {golden.name}: run `make golden`"
+    assert text == golden.read_text("utf-8")
+
+
+def test_compile_is_deterministic(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    client = PortalClient(PortalSettings(sandbox.url, TOKEN))
+    first = compile_loaded(load_specs([Path("specs")]), client)
+    second = compile_loaded(load_specs([Path("specs")]), client)
+    dump = [json.dumps(j.payload, sort_keys=True) for j in first.jobs]
+    assert dump == [json.dumps(j.payload, sort_keys=True) for j in second.jobs]
+    assert len(first.jobs) == len(SPECS)
