@@ -151,14 +151,14 @@ class PortalClient:
     def cancel(self, cluster: str, job_id: int) -> None:
         self._request("DELETE", f"/jobs/{job_id}", params={"cluster": cluster})
 
-    def submitted_command(self, job: RemoteJob) -> str:
-        """The command a job was submitted with (proves scowspec made it)."""
+    def submitted_payload(self, job: RemoteJob) -> dict[str, Any]:
+        """What a job was submitted with; its command proves (or not) that scowspec made it."""
         got = self._request(
             "GET",
             f"/jobs/{job.job_id}/submissionParameters",
             params={"clusterId": job.cluster, "sessionId": job.session_id},
         )
-        return str(got.get("command", "")) if isinstance(got, dict) else ""
+        return got if isinstance(got, dict) else {}
 
     def job_detail(self, job: RemoteJob) -> dict[str, Any]:
         got: dict[str, Any] = self._request(

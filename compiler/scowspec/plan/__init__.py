@@ -1,0 +1,1 @@
+"""Stage 5, plan: desired jobs (compiled specs) + the portal's jobs → a Plan value."""

@@ -1,0 +1,134 @@
+"""Saved plans: exactly the actions, plus the fingerprint of the job list they were planned against.
+
+No token and no header is ever part of a plan; payloads hold only what the spec says.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from scowspec.errors import UsageError
+from scowspec.plan.model import Action, Change, Desired, FieldChange, Plan
+from scowspec.portal.types import RemoteJob
+
+PLAN_FORMAT = "scowspec-plan/1"
+
+
+def _job(j: RemoteJob) -> dict[str, Any]:
+    return {
+        "cluster": j.cluster,
+        "job_id": j.job_id,
+        "name": j.name,
+        "state": j.state,
+        "submit_time": j.submit_time,
+        "session_id": j.session_id,
+    }
+
+
+def _desired(d: Desired) -> dict[str, Any]:
+    return {
+        "spec_name": d.spec_name,
+        "job_name": d.job_name,
+        "cluster": d.cluster,
+        "file": d.file,
+        "gpu_hours": d.gpu_hours,
+        "nodes": d.nodes,
+        "gpus_per_node": d.gpus_per_node,
+        "max_time_minutes": d.max_time_minutes,
+        "defaults": [list(x) for x in d.defaults],
+        "payload": d.payload,
+    }
+
+
+def to_dict(plan: Plan) -> dict[str, Any]:
+    return {
+        "format": PLAN_FORMAT,
+        "scowspec_version": plan.scowspec_version,
+        "created_at": plan.created_at,
+        "portal_url": plan.portal_url,
+        "clusters": list(plan.clusters),
+        "fingerprint": plan.fingerprint,
+        "notes": list(plan.notes),
+        "changes": [
+            {
+                "action": c.action.value,
+                "spec_name": c.spec_name,
+                "job_name": c.job_name,
+                "cluster": c.cluster,
+                "file": c.file,
+                "reason": c.reason,
+                "desired": _desired(c.desired) if c.desired else None,
+                "cancel": [_job(j) for j in c.cancel],
+                "current": _job(c.current) if c.current else None,
+                "known_ids": list(c.known_ids),
+                "lost_gpu_hours": c.lost_gpu_hours,
+                "changed": [{"path": f.path, "before": f.before, "after": f.after} for f in c.changed],
+            }
+            for c in plan.changes
+        ],
+    }
+
+
+def dumps(plan: Plan) -> str:
+    return json.dumps(to_dict(plan), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def loads(text: str, source: str) -> Plan:
+    """A saved plan; a file that is not one is a usage error with the reason."""
+    try:
+        raw = json.loads(text)
+        if raw.get("format") != PLAN_FORMAT:
+            raise UsageError(f"{source}: not a scowspec plan (format {raw.get('format')!r}, expected {PLAN_FORMAT!r})")
+
+        def job(j: dict[str, Any]) -> RemoteJob:
+            return RemoteJob(
+                j["cluster"], int(j["job_id"]), j["name"], j["state"], j.get("submit_time", ""), j.get("session_id", "")
+            )
+
+        def desired(d: dict[str, Any] | None) -> Desired | None:
+            if d is None:
+                return None
+            return Desired(
+                d["spec_name"],
+                d["job_name"],
+                d["cluster"],
+                d["file"],
+                d["payload"],
+                float(d["gpu_hours"]),
+                int(d["nodes"]),
+                int(d["gpus_per_node"]),
+                int(d["max_time_minutes"]),
+                tuple((k, v) for k, v in d.get("defaults", [])),
+            )
+
+        changes = tuple(
+            Change(
+                Action(c["action"]),
+                c["spec_name"],
+                c["job_name"],
+                c["cluster"],
+                c["reason"],
+                c.get("file", ""),
+                desired(c.get("desired")),
+                tuple(job(j) for j in c.get("cancel", [])),
+                job(c["current"]) if c.get("current") else None,
+                tuple(int(i) for i in c.get("known_ids", [])),
+                tuple(FieldChange(f["path"], f["before"], f["after"]) for f in c.get("changed", [])),
+                float(c.get("lost_gpu_hours", 0.0)),
+            )
+            for c in raw["changes"]
+        )
+        return Plan(
+            changes,
+            raw["fingerprint"],
+            tuple(raw["clusters"]),
+            tuple(raw.get("notes", [])),
+            raw.get("created_at", ""),
+            raw.get("scowspec_version", ""),
+            raw.get("portal_url", ""),
+        )
+    except UsageError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(f"{source}: not a readable scowspec plan ({type(exc).__name__}: {exc})") from None

@@ -1,0 +1,97 @@
+"""Plan against the portal: the I/O around make_plan (list jobs, fetch the few payloads it needs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from scowspec import __version__
+from scowspec.compile.payload import CompiledJob
+from scowspec.compile.service import Compiled
+from scowspec.errors import UsageError
+from scowspec.plan.fingerprint import fingerprint
+from scowspec.plan.identity import spec_of
+from scowspec.plan.model import Desired, Plan
+from scowspec.plan.reconcile import PlanOptions, detail_wanted, make_plan
+from scowspec.portal.client import PortalClient
+from scowspec.portal.types import RemoteJob
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the portal said, once: jobs of every cluster involved."""
+
+    clusters: tuple[str, ...]
+    jobs: tuple[RemoteJob, ...]
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.jobs, self.clusters)
+
+
+def desired_of(job: CompiledJob) -> Desired:
+    res = job.spec.resources
+    return Desired(
+        job.spec.name,
+        job.job_name,
+        job.spec.cluster,
+        job.spec.file,
+        job.payload,
+        job.gpu_hours,
+        res.nodes,
+        res.gpus_per_node,
+        res.max_time_minutes,
+        tuple((d.key, d.value) for d in job.defaults),
+    )
+
+
+def clusters_of(compiled: Compiled) -> tuple[str, ...]:
+    names = {j.spec.cluster for j in compiled.jobs}
+    for project in compiled.loaded.projects:
+        cluster = project.defaults.get("cluster")
+        if isinstance(cluster, str):
+            names.add(cluster)
+    return tuple(sorted(names))
+
+
+def observe(client: PortalClient, clusters: tuple[str, ...]) -> Observed:
+    jobs: list[RemoteJob] = []
+    for cluster in clusters:
+        jobs += client.list_jobs(cluster)
+    return Observed(clusters, tuple(jobs))
+
+
+def build_plan(compiled: Compiled, client: PortalClient, options: PlanOptions, *, now: datetime | None = None) -> Plan:
+    """Observe the portal, then compute the plan (a pure step)."""
+    desired = [desired_of(j) for j in compiled.jobs]
+    names = frozenset(d.spec_name for d in desired)
+    observed = observe(client, clusters_of(compiled))
+    orphans = {spec_of(j.name) for j in observed.jobs} - names - {None}
+    unknown = sorted(options.targets - names - orphans)
+    if unknown:
+        raise UsageError(
+            f"--target {', '.join(unknown)}: no spec or job of that name (specs: {', '.join(sorted(names)) or 'none'})"
+        )
+    unknown = sorted(options.replace - names)
+    if unknown:
+        raise UsageError(f"--replace {', '.join(unknown)}: no spec of that name")
+    submitted: dict[int, dict[str, Any]] = {
+        j.job_id: client.submitted_payload(j) for j in detail_wanted(desired, observed.jobs)
+    }
+    plan = make_plan(
+        desired,
+        observed.jobs,
+        submitted,
+        options=options,
+        fingerprint=observed.fingerprint,
+        clusters=observed.clusters,
+        now=now or datetime.now(UTC),
+        all_spec_names=names,
+    )
+    return replace(
+        plan,
+        created_at=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        scowspec_version=__version__,
+        portal_url=client.settings.url,
+    )

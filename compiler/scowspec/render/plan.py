@@ -1,0 +1,129 @@
+"""Plans as text (symbols with words), versioned JSON, and markdown for a pull-request comment."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from scowspec.plan import planfile
+from scowspec.plan.model import SYMBOLS, Action, Change, Plan
+from scowspec.render import FORMAT_VERSION
+
+MARKDOWN_BUDGET = 60_000
+_WORDS = {
+    Action.SUBMIT: "submit",
+    Action.REPLACE: "replace",
+    Action.CANCEL: "cancel",
+    Action.UNCHANGED: "unchanged",
+    Action.FAILED: "failed",
+}
+
+
+def _value(v: Any) -> str:
+    text = json.dumps(v, ensure_ascii=False) if v is not None else "(unset)"
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+def _resources(c: Change) -> str:
+    d = c.desired
+    if d is None:
+        return ""
+    hours = d.max_time_minutes / 60
+    return (
+        f"{d.nodes} node{'s' if d.nodes != 1 else ''} × {d.gpus_per_node} GPU{'s' if d.gpus_per_node != 1 else ''}, "
+        f"max {hours:g} h → up to {d.gpu_hours:g} GPU-hours"
+    )
+
+
+def _detail_lines(c: Change) -> list[str]:
+    lines: list[str] = []
+    if c.action is Action.REPLACE:
+        lines.append(f"{c.cancel[-1].name} → {c.job_name}")
+    if c.desired is not None and c.action.changes_anything:
+        lines.append(_resources(c))
+    for f in c.changed:
+        lines.append(f"~ {f.path}: {_value(f.before)} → {_value(f.after)}")
+    for job in c.cancel:
+        lines.append(f"cancels job {job.job_id} `{job.name}` ({job.state}) on {job.cluster}")
+    if c.lost_gpu_hours > 0.005:
+        lines.append(f"throws away the running job's elapsed time: ≈ {c.lost_gpu_hours:.2f} GPU-hours")
+    elif c.cancel and any(j.phase.value == "active" for j in c.cancel):
+        lines.append("throws away the running job's elapsed time")
+    if c.desired is not None and c.desired.defaults and c.action.changes_anything:
+        chosen = ", ".join(f"{k}={json.dumps(v)}" for k, v in c.desired.defaults)
+        lines.append(f"scowspec defaults: {chosen}")
+    return lines
+
+
+def text(plan: Plan, *, verbose_unchanged: bool = True) -> str:
+    out: list[str] = []
+    if not plan.changes:
+        out.append("No specs and no scowspec jobs.")
+    for c in plan.changes:
+        if c.action is Action.UNCHANGED and not verbose_unchanged:
+            continue
+        head = f"{SYMBOLS[c.action]:>3} {_WORDS[c.action]:<9} {c.job_name}"
+        where = f"  ({c.file})" if c.file else ""
+        out.append(f"{head}{where}: {c.reason}")
+        out += [f"      {line}" for line in _detail_lines(c)]
+    for note in plan.notes:
+        out.append(f"  note: {note}")
+    out.append("")
+    if plan.has_changes:
+        out.append(f"GPU-hours requested by new jobs: up to {plan.gpu_hours:g}.")
+    else:
+        out.append("No changes. The portal matches the specs.")
+    out.append(plan.summary_line())
+    return "\n".join(out) + "\n"
+
+
+def json_text(plan: Plan, exit_code: int) -> str:
+    doc = {
+        "format_version": FORMAT_VERSION,
+        "summary": {
+            "submit": plan.count(Action.SUBMIT),
+            "replace": plan.count(Action.REPLACE),
+            "cancel": plan.count(Action.CANCEL),
+            "unchanged": plan.count(Action.UNCHANGED),
+            "failed": plan.count(Action.FAILED),
+            "gpu_hours": plan.gpu_hours,
+            "has_changes": plan.has_changes,
+        },
+        "plan": planfile.to_dict(plan),
+        "exit_code": exit_code,
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def markdown(plan: Plan) -> str:
+    """Summary table first, details folded; stays under the comment budget."""
+    head = [
+        "### scowspec plan",
+        "",
+        f"**{plan.summary_line()}** GPU-hours requested: up to {plan.gpu_hours:g}.",
+        "",
+        "| | action | job | spec | why |",
+        "|---|---|---|---|---|",
+    ]
+    for c in plan.changes:
+        head.append(f"| `{SYMBOLS[c.action]}` | {_WORDS[c.action]} | `{c.job_name}` | `{c.file}` | {c.reason} |")
+    for note in plan.notes:
+        head.append(f"\n> note: {note}")
+    body: list[str] = []
+    for c in plan.changes:
+        lines = _detail_lines(c)
+        if not lines:
+            continue
+        block = [f"<details><summary>{_WORDS[c.action]} <code>{c.job_name}</code></summary>", "", "```diff"]
+        block += [
+            ("- " if line.startswith("cancels") else "+ " if line.startswith("~") else "  ") + line for line in lines
+        ]
+        block += ["```", "", "</details>"]
+        body.append("\n".join(block))
+    text_ = "\n".join(head) + "\n\n"
+    for i, folded in enumerate(body):
+        if len(text_) + len(folded) + 200 > MARKDOWN_BUDGET:
+            text_ += f"\n_{len(body) - i} more details left out to keep this comment short: see the plan artifact._\n"
+            break
+        text_ += folded + "\n"
+    return text_

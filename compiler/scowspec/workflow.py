@@ -1,0 +1,167 @@
+"""The GitOps commands' flows (plan, apply, status) without any printing: the CLI renders what they return."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from scowspec.apply.executor import ApplyResult, Result, apply_plan
+from scowspec.apply.journal import Journal
+from scowspec.compile.service import Compiled, compile_loaded, portal_url
+from scowspec.errors import RefusedError
+from scowspec.load.files import find_project_file
+from scowspec.pipeline import Loaded, load_specs
+from scowspec.plan.guards import DEFAULT_MASS_CANCEL_THRESHOLD, GuardOptions, refusals
+from scowspec.plan.identity import spec_of
+from scowspec.plan.model import Plan
+from scowspec.plan.reconcile import PlanOptions
+from scowspec.plan.service import build_plan, observe
+from scowspec.portal.client import PortalClient
+from scowspec.portal.settings import from_env
+from scowspec.portal.types import Phase, RemoteJob
+
+STATE_DIR = ".scowspec"
+
+
+@dataclass(frozen=True)
+class Planned:
+    compiled: Compiled
+    plan: Plan | None  # None when the specs are invalid
+    refusals: tuple[str, ...] = ()
+    client: PortalClient | None = None
+
+
+def state_dir(paths: list[Path]) -> Path:
+    """Where the journal and the apply lock live: beside scowspec.yaml, else in the current folder."""
+    start = paths[0] if paths else Path.cwd() / "specs"
+    project = find_project_file(start)
+    return (project.parent if project else Path.cwd()) / STATE_DIR
+
+
+def client_for(loaded: Loaded) -> PortalClient:
+    return PortalClient(from_env(portal_url(loaded)))
+
+
+def client_for_plan(the_plan: Plan) -> PortalClient:
+    """For `apply --plan`: the portal the plan was made against (SCOWSPEC_PORTAL_URL may override it)."""
+    return PortalClient(from_env(the_plan.portal_url or None))
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """What the user asked for on the command line; scowspec.yaml may turn prune on and set the threshold."""
+
+    targets: frozenset[str] = frozenset()
+    replace: frozenset[str] = frozenset()
+    prune: bool = False
+    allow_mass_cancel: bool = False
+
+    def options(self, loaded: Loaded) -> tuple[PlanOptions, GuardOptions]:
+        prune = self.prune or any(p.defaults.get("prune") is True for p in loaded.projects)
+        threshold = next(
+            (v for p in loaded.projects if isinstance(v := p.defaults.get("mass_cancel_threshold"), int)),
+            DEFAULT_MASS_CANCEL_THRESHOLD,
+        )
+        return PlanOptions(prune, self.replace, self.targets), GuardOptions(threshold, self.allow_mass_cancel)
+
+
+def plan(paths: list[Path], request: PlanRequest) -> Planned:
+    """load → validate → compile (resolving against the portal) → observe → plan → guards."""
+    loaded = load_specs(paths)
+    if not loaded.report.ok:
+        return Planned(compile_loaded(loaded, None), None)
+    client = client_for(loaded)
+    compiled = compile_loaded(loaded, client)
+    if not compiled.report.ok:
+        return Planned(compiled, None)
+    options, guard = request.options(loaded)
+    the_plan = build_plan(compiled, client, options)
+    return Planned(compiled, the_plan, tuple(refusals(the_plan, len(compiled.jobs), guard)), client)
+
+
+def in_automation() -> bool:
+    """No one can answer a question: CI, or no terminal on stdin."""
+    if os.environ.get("SCOWSPEC_IN_AUTOMATION") == "1":
+        return True
+    ci = os.environ.get("CI", "").lower()
+    if ci not in ("", "0", "false", "no"):
+        return True
+    if any(os.environ.get(v) for v in ("GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "JENKINS_URL")):
+        return True
+    return not sys.stdin.isatty()
+
+
+def check_fresh(the_plan: Plan, client: PortalClient) -> None:
+    """Refuse (exit 4) a saved plan whose job list moved since it was made."""
+    if the_plan.portal_url and the_plan.portal_url.rstrip("/") != client.settings.url.rstrip("/"):
+        raise RefusedError(
+            f"the plan was made against {the_plan.portal_url}, not {client.settings.url}; nothing was changed"
+        )
+    now = observe(client, the_plan.clusters).fingerprint
+    if now != the_plan.fingerprint:
+        raise RefusedError(
+            "the saved plan is stale: jobs on the portal changed since it was made; nothing was changed",
+            hint="run `scowspec plan --out FILE` again and review it",
+        )
+
+
+def execute(
+    the_plan: Plan,
+    client: PortalClient,
+    folder: Path,
+    *,
+    parallelism: int,
+    progress: Callable[[Result], None] | None = None,
+) -> ApplyResult:
+    """Run a plan (call under `apply_lock(folder)`): refuse it if the portal moved away from it, else apply it."""
+    check_fresh(the_plan, client)
+    return apply_plan(the_plan, client, Journal(folder / "journal.json"), parallelism=parallelism, progress=progress)
+
+
+@dataclass(frozen=True)
+class SpecStatus:
+    spec_name: str
+    file: str
+    job_name: str  # the current digest's job name
+    jobs: tuple[RemoteJob, ...]  # newest first
+    tensorboard: dict[int, str]
+
+    @property
+    def current(self) -> RemoteJob | None:
+        return next((j for j in self.jobs if j.name == self.job_name), None)
+
+    @property
+    def needs_attention(self) -> bool:
+        cur = self.current
+        return cur is not None and cur.phase is Phase.FAILED
+
+
+def status(paths: list[Path]) -> tuple[Compiled, list[SpecStatus], datetime]:
+    loaded = load_specs(paths)
+    if not loaded.report.ok:
+        return compile_loaded(loaded, None), [], datetime.now(UTC)
+    client = client_for(loaded)
+    compiled = compile_loaded(loaded, client)
+    if not compiled.report.ok:
+        return compiled, [], datetime.now(UTC)
+    clusters = tuple(sorted({j.spec.cluster for j in compiled.jobs}))
+    observed = observe(client, clusters)
+    out = []
+    for job in compiled.jobs:
+        mine = sorted(
+            (j for j in observed.jobs if spec_of(j.name) == job.spec.name),
+            key=lambda j: (j.submit_time, j.job_id),
+            reverse=True,
+        )
+        boards = {}
+        for j in mine:
+            if j.phase is Phase.ACTIVE and job.spec.tensorboard_dir:
+                url = client.tensorboard_url(j)
+                if url:
+                    boards[j.job_id] = url
+        out.append(SpecStatus(job.spec.name, job.spec.file, job.job_name, tuple(mine), boards))
+    return compiled, out, datetime.now(UTC)
