@@ -70,6 +70,12 @@ def load_specs(paths: list[Path]) -> Loaded:
     diagnostics: list[Diagnostic] = []
     specs: list[FineTuneSpec] = []
     spec_files = files.discover(paths)
+    # A folder without specs still has a project (its portal and cluster matter to prune).
+    for folder in paths:
+        project_path = files.find_project_file(folder) if folder.is_dir() else None
+        if project_path is not None and project_path not in projects:
+            projects[project_path], problems = load_project(project_path)
+            diagnostics += problems
     for path in spec_files:
         project_path = path if path.name == files.PROJECT_FILE else files.find_project_file(path)
         project = None

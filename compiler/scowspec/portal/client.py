@@ -26,7 +26,7 @@ PAGE_SIZE = 200
 class PortalClient:
     """The SCOW-AI REST API under `{url}/api`."""
 
-    def __init__(self, settings: PortalSettings, *, retries: int = 3, backoff_s: float = 0.2) -> None:
+    def __init__(self, settings: PortalSettings, *, retries: int = 4, backoff_s: float = 0.2) -> None:
         self.settings = settings
         self.retries = retries
         self.backoff_s = backoff_s
@@ -36,6 +36,9 @@ class PortalClient:
         if settings.user:
             self._session.headers["x-scow-user-id"] = settings.user
         self._session.headers["user-agent"] = f"scowspec/{__version__}"
+        # Catalog answers do not change during one run; many specs share a partition and a model.
+        self._partitions: dict[tuple[str, str, str], Partition] = {}
+        self._versions: dict[tuple[AssetKind, str, str, str, Scope], int] = {}
 
     def close(self) -> None:
         self._session.close()
@@ -176,6 +179,18 @@ class PortalClient:
 
     # -- Catalog (compile.resolve) --------------------------------------------------------------
     def partition(self, cluster: str, account: str, name: str) -> Partition:
+        key = (cluster, account, name)
+        if key not in self._partitions:
+            self._partitions[key] = self._partition(cluster, account, name)
+        return self._partitions[key]
+
+    def version_id(self, kind: AssetKind, cluster: str, name: str, version: str, scope: Scope) -> int:
+        key = (kind, cluster, name, version, scope)
+        if key not in self._versions:
+            self._versions[key] = self._version_id(kind, cluster, name, version, scope)
+        return self._versions[key]
+
+    def _partition(self, cluster: str, account: str, name: str) -> Partition:
         parts = self._request(
             "GET", "/config/cluster/availablePartitions", params={"accountName": account, "clusterId": cluster}
         )
@@ -195,7 +210,7 @@ class PortalClient:
             f"partition `{name}` is not available to account `{account}` on cluster `{cluster}` (available: {names})"
         )
 
-    def version_id(self, kind: AssetKind, cluster: str, name: str, version: str, scope: Scope) -> int:
+    def _version_id(self, kind: AssetKind, cluster: str, name: str, version: str, scope: Scope) -> int:
         route = "/models" if kind is AssetKind.MODEL else "/datasets"
         public = "true" if scope is Scope.PUBLIC else "false"
         assets = self._request("GET", route, params={"clusterId": cluster, "isPublic": public, "nameOrDesc": name})

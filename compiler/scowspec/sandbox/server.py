@@ -275,7 +275,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not url.path.startswith("/_sandbox/"):
             with portal._lock:
                 portal.requests[route] += 1
-            if portal.faults.latency_ms:
+            if portal.faults.latency_ms and (not portal.faults.route or route.startswith(portal.faults.route)):
                 time.sleep(portal.faults.latency_ms / 1000)
             if portal.faults.take("drop_next", route):
                 self.close_connection = True
@@ -323,6 +323,11 @@ class SandboxServer(ThreadingHTTPServer):
         super().__init__((host, port), _Handler)
         self.portal = portal
         self.verbose = verbose
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (timeout, dropped connection) is normal here, not a server error.
+        if self.verbose:
+            super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:

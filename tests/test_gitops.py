@@ -1,0 +1,274 @@
+"""plan → apply → plan against the sandbox, a real HTTP server on 127.0.0.1, with its faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from scowspec.sandbox.server import SandboxServer
+
+from .conftest import ROOT, TOKEN, Run
+from .portal_helpers import admin, jobs, make_project, names, write_small
+
+CLI = Callable[..., Run]
+
+
+@pytest.fixture
+def project(in_dir: Path, portal_env: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("SCOWSPEC_PORTAL_URL")  # the project's scowspec.yaml names the portal
+    return make_project(in_dir, portal_env)
+
+
+def test_plan_apply_plan_converges(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    first = cli("plan", "--detailed-exitcode")
+    assert first.code == 2 and first.out.rstrip().endswith("Plan: 2 to submit, 0 to replace, 0 to cancel, 0 unchanged.")
+    assert "+ submit" in first.out and "up to 40 GPU-hours" in first.out
+    applied = cli("apply", "--yes")
+    assert applied.code == 0, applied.err
+    assert names(sandbox) == ["qwen25-pku-identity-7c23d06f", "qwen25-pku-identity-tb-0f00a7a9"]
+    again = cli("plan", "--detailed-exitcode")
+    assert again.code == 0 and "No changes." in again.out
+    assert again.out.rstrip().endswith("Plan: 0 to submit, 0 to replace, 0 to cancel, 2 unchanged.")
+    assert cli("apply", "--yes").code == 0 and len(jobs(sandbox)) == 2
+
+
+def test_changed_spec_replaces_the_running_job(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    assert cli("apply", "--yes").code == 0
+    spec = project / "specs" / "qwen25-pku-identity.yaml"
+    spec.write_text(spec.read_text("utf-8").replace("learning_rate: 1.0e-4", "learning_rate: 2.0e-4"), "utf-8")
+    plan = cli("plan", "--detailed-exitcode")
+    assert plan.code == 2 and "-/+ replace" in plan.out and "~ train.learning_rate: 0.0001 → 0.0002" in plan.out
+    assert "throws away the running job's elapsed time" in plan.out
+    assert cli("apply", "--yes").code == 0
+    states = {j["jobName"]: j["state"] for j in jobs(sandbox)}
+    assert states["qwen25-pku-identity-7c23d06f"] == "CANCELED"
+    assert [
+        n for n, s in states.items() if n.startswith("qwen25-pku-identity-") and "-tb-" not in n and s == "RUNNING"
+    ] != []
+    assert cli("plan", "--detailed-exitcode").code == 0
+
+
+def test_stale_saved_plan_is_refused(cli: CLI, project: Path, sandbox: SandboxServer, tmp_path: Path) -> None:
+    assert cli("plan", "--out", "plan.json").code == 0
+    assert cli("apply", "--yes", "specs/qwen25-pku-identity.yaml").code == 0  # the world moves on
+    before = len(jobs(sandbox))
+    refused = cli("apply", "--plan", "plan.json")
+    assert refused.code == 4 and "stale" in refused.err
+    assert len(jobs(sandbox)) == before
+
+
+def test_saved_plan_is_applied_exactly(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    assert cli("plan", "--out", "plan.json", "--target", "qwen25-pku-identity").code == 0
+    spec = project / "specs" / "qwen25-pku-identity.yaml"
+    spec.write_text(spec.read_text("utf-8").replace("max_time: 10h", "max_time: 5h"), "utf-8")
+    applied = cli("apply", "--plan", "plan.json")
+    assert applied.code == 0, applied.err
+    assert names(sandbox) == ["qwen25-pku-identity-7c23d06f"], "the plan's payload, not the edited spec"
+    assert jobs(sandbox)[0]["body"]["maxTime"] == 600
+
+
+def test_lost_submit_answer_never_makes_a_second_job(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    admin(sandbox, "faults", {"lose_next_submit": 1, "route": "POST /jobs"})
+    r = cli("apply", "--yes", "--parallelism", "1")
+    assert r.code == 0, r.out + r.err
+    assert "answer lost, but job" in r.out
+    assert names(sandbox) == ["qwen25-pku-identity-7c23d06f", "qwen25-pku-identity-tb-0f00a7a9"]
+    assert cli("plan", "--detailed-exitcode").code == 0
+    assert not json.loads((project / ".scowspec" / "journal.json").read_text())["pending"]
+
+
+def test_submit_whose_lookup_also_fails_is_not_repeated(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    # The answer is lost and the portal then stops answering lists: apply must not guess.
+    (project / "specs" / "qwen25-pku-identity-tensorboard.yaml").unlink()
+    admin(sandbox, "faults", {"lose_next_submit": 1, "route": "POST /jobs"})
+    calls = {"n": 0}
+    real = sandbox.portal.list_sessions
+
+    def flaky(user: dict[str, object], body: object) -> object:
+        calls["n"] += 1
+        if calls["n"] > 6:  # plan, freshness check and pre-submit lookup pass (2 pages each); then it fails
+            from scowspec.sandbox.checks import Rejected
+
+            raise Rejected(500, "INTERNAL_SERVER_ERROR", "down")
+        return real(user, body)  # type: ignore[arg-type]
+
+    sandbox.portal.list_sessions = flaky  # type: ignore[method-assign]
+    r = cli("apply", "--yes")
+    assert r.code == 5
+    sandbox.portal.list_sessions = real  # type: ignore[method-assign]
+    assert len(jobs(sandbox)) == 1, "exactly one job, never two"
+    pending = json.loads((project / ".scowspec" / "journal.json").read_text())["pending"]
+    assert list(pending) == ["qwen25-pku-identity-7c23d06f"]
+    r2 = cli("apply", "--yes")
+    assert r2.code == 0 and len(jobs(sandbox)) == 1 and "2 unchanged" not in r2.out
+
+
+def test_one_failed_submit_does_not_hide_the_others(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    admin(sandbox, "faults", {"fail_next": 1, "fail_status": 500, "route": "POST /jobs"})
+    r = cli("apply", "--yes", "--parallelism", "1")
+    assert r.code == 5
+    assert "FAILED" in r.out and "ok: submitted as job" in r.out and "1 done, 1 failed" in r.out
+    assert len(jobs(sandbox)) == 1
+    assert cli("apply", "--yes").code == 0 and len(jobs(sandbox)) == 2
+
+
+def test_reads_survive_503_and_dropped_connections(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    admin(sandbox, "faults", {"fail_next": 2, "fail_status": 503, "drop_next": 1, "route": "POST /appSessions/list"})
+    r = cli("plan", "--detailed-exitcode")
+    assert r.code == 2, r.err
+    stats = admin(sandbox, "stats")["requests"]
+    assert stats["POST /appSessions/list"] >= 5
+
+
+def test_submit_is_not_retried_on_502(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    (project / "specs" / "qwen25-pku-identity-tensorboard.yaml").unlink()
+    admin(sandbox, "faults", {"fail_next": 1, "fail_status": 502, "route": "POST /jobs"})
+    r = cli("apply", "--yes")
+    assert r.code == 5 and admin(sandbox, "stats")["requests"]["POST /jobs"] == 1
+
+
+def test_slow_portal_times_out_cleanly(
+    cli: CLI, project: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCOWSPEC_TIMEOUT", "0.3")
+    admin(sandbox, "faults", {"latency_ms": 800, "route": "POST /appSessions/list"})
+    r = cli("plan")
+    assert r.code == 1 and "timed out" in r.err and "Traceback" not in r.err
+
+
+def test_removed_spec_is_kept_without_prune_and_cancelled_with_it(
+    cli: CLI, project: Path, sandbox: SandboxServer
+) -> None:
+    assert cli("apply", "--yes").code == 0
+    (project / "specs" / "qwen25-pku-identity-tensorboard.yaml").unlink()
+    kept = cli("plan", "--detailed-exitcode")
+    assert kept.code == 0 and "--prune" in kept.out
+    pruned = cli("apply", "--yes", "--prune")
+    assert pruned.code == 0 and "- cancel" in pruned.out
+    assert {j["jobName"]: j["state"] for j in jobs(sandbox)}["qwen25-pku-identity-tb-0f00a7a9"] == "CANCELED"
+
+
+def test_prune_of_many_jobs_needs_allow_mass_cancel(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    for i in range(4):
+        write_small(project, f"small-{i}")
+    assert cli("apply", "--yes").code == 0
+    for i in range(4):
+        (project / "specs" / f"small-{i}.yaml").unlink()
+    refused = cli("apply", "--yes", "--prune")
+    assert refused.code == 4 and "more than the threshold" in refused.err
+    assert len(names(sandbox, "RUNNING")) == 6
+    allowed = cli("apply", "--yes", "--prune", "--allow-mass-cancel")
+    assert allowed.code == 0 and len(names(sandbox, "CANCELED")) == 4
+
+
+def test_no_specs_never_prunes_everything(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    assert cli("apply", "--yes").code == 0
+    for spec in (project / "specs").glob("*.yaml"):
+        spec.unlink()
+    r = cli("apply", "--yes", "--prune")
+    assert r.code == 4 and "every scowspec job" in r.err and len(names(sandbox, "RUNNING")) == 2
+
+
+def test_foreign_jobs_are_never_touched(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    body = {"command": "python train.py", "remoteImageUrl": "x.io/a:1"}
+    sandbox.portal.store.add("alice", "ai-k8s", "train-20251127", body)  # scowspec-shaped name, not scowspec's
+    sandbox.portal.store.add("alice", "ai-k8s", "my-notebook", body)
+    r = cli("apply", "--yes", "--prune")
+    assert r.code == 0 and "not submitted by it: left alone" in r.out
+    assert names(sandbox, "RUNNING") == sorted(
+        ["train-20251127", "my-notebook", "qwen25-pku-identity-7c23d06f", "qwen25-pku-identity-tb-0f00a7a9"]
+    )
+
+
+def test_failed_job_is_reported_and_rerun_only_when_asked(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    assert cli("apply", "--yes").code == 0
+    failed = next(j for j in jobs(sandbox) if j["jobName"] == "qwen25-pku-identity-7c23d06f")
+    admin(sandbox, f"jobs/{failed['jobId']}/state", {"state": "FAILED"})
+    plan = cli("plan", "--detailed-exitcode")
+    assert plan.code == 0 and "! failed" in plan.out and "--replace qwen25-pku-identity" in plan.out
+    status = cli("status", "--check")
+    assert status.code == 2 and "1 need attention" in status.out
+    rerun = cli("apply", "--yes", "--replace", "qwen25-pku-identity")
+    assert rerun.code == 0 and names(sandbox).count("qwen25-pku-identity-7c23d06f") == 2
+    assert cli("status", "--check").code == 0
+
+
+def test_unknown_target_is_a_usage_error(cli: CLI, project: Path) -> None:
+    r = cli("plan", "--target", "nope")
+    assert r.code == 64 and "--target nope" in r.err
+
+
+def test_in_ci_apply_never_waits_for_an_answer(
+    cli: CLI, project: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    r = cli("apply")
+    assert r.code == 4 and "--yes" in r.err and jobs(sandbox) == []
+
+
+def test_invalid_spec_stops_before_the_portal(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    (project / "specs" / "bad.yaml").write_text("apiVersion: scowspec/v1\nkind: FineTune\nname: Bad\n", "utf-8")
+    r = cli("apply", "--yes")
+    assert r.code == 3 and "specs/bad.yaml:3:7: error[format]" in r.err
+    assert jobs(sandbox) == [] and admin(sandbox, "stats")["requests"] == {}
+
+
+def test_json_and_markdown_plans(cli: CLI, project: Path) -> None:
+    doc = json.loads(cli("plan", "-o", "json").out)
+    assert doc["format_version"] == "1.0" and doc["summary"]["submit"] == 2 and doc["exit_code"] == 0
+    assert doc["plan"]["changes"][0]["desired"]["payload"]["trainJobName"].startswith("qwen25-pku-identity")
+    md = cli("plan", "-o", "markdown").out
+    assert md.startswith("### scowspec plan") and "| `+` | submit |" in md and len(md) < 60_000
+
+
+def test_token_appears_in_no_output_or_file(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    outputs = [cli("plan", "--out", "plan.json"), cli("apply", "--yes"), cli("status"), cli("plan", "-o", "json")]
+    for run in outputs:
+        assert TOKEN not in run.out + run.err
+    for path in project.rglob("*"):
+        if path.is_file():
+            assert TOKEN.encode() not in path.read_bytes(), path
+
+
+def test_ctrl_c_finishes_the_call_in_flight_and_exits_130(project: Path, sandbox: SandboxServer) -> None:
+    for i in range(6):
+        write_small(project, f"small-{i}")
+    (project / "specs" / "qwen25-pku-identity.yaml").unlink()
+    (project / "specs" / "qwen25-pku-identity-tensorboard.yaml").unlink()
+    admin(sandbox, "faults", {"latency_ms": 600, "route": "POST /jobs"})
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "compiler")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scowspec", "apply", "--yes", "--parallelism", "1"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while len(jobs(sandbox)) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, out + err
+    submitted = len(jobs(sandbox))
+    assert 1 <= submitted < 6 and "Interrupted" in out
+    assert not json.loads((project / ".scowspec" / "journal.json").read_text())["pending"]
+    admin(sandbox, "faults", {"latency_ms": 0})
+    proc2 = subprocess.run(
+        [sys.executable, "-m", "scowspec", "apply", "--yes"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc2.returncode == 0 and sorted(names(sandbox)) == sorted(set(names(sandbox))) and len(jobs(sandbox)) == 6
