@@ -76,8 +76,11 @@ def load_specs(paths: list[Path]) -> Loaded:
         if project_path is not None and project_path not in projects:
             projects[project_path], problems = load_project(project_path)
             diagnostics += problems
+    found_in: dict[Path, Path | None] = {}  # one walk up per folder, not per spec
     for path in spec_files:
-        project_path = path if path.name == files.PROJECT_FILE else files.find_project_file(path)
+        if path.parent not in found_in:
+            found_in[path.parent] = files.find_project_file(path)
+        project_path = path if path.name == files.PROJECT_FILE else found_in[path.parent]
         project = None
         if project_path is not None:
             if project_path not in projects:

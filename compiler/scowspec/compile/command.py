@@ -7,6 +7,7 @@ here-document (`<<'EOF'` expands nothing) and a Python helper writes them into t
 from __future__ import annotations
 
 import json
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -39,6 +40,7 @@ def job_description(spec: FineTuneSpec) -> dict[str, Any]:
     }
 
 
+@cache
 def _prepare_script() -> str:
     return resources.files("scowspec.compile.runtime").joinpath("prepare.py").read_text("utf-8")
 

@@ -8,13 +8,22 @@ from typing import Any
 
 from scowspec.diagnostics import Diagnostic, JsonPath, Position, Severity, Span
 
+# (start line, start column, end line, end column), 0-based as the parser reports them. Spans are
+# built only for the few nodes a diagnostic points at: a spec has hundreds of nodes and usually
+# no diagnostic at all.
+Marks = tuple[int, int, int, int]
+
 
 @dataclass(frozen=True)
 class NodeSpan:
     """Where one node sits: its value, and its key when it is a mapping entry."""
 
-    value: Span
-    key: Span | None = None
+    value: Marks
+    key: Marks | None = None
+
+
+def to_span(marks: Marks) -> Span:
+    return Span(point(marks[0], marks[1]), point(marks[2], marks[3]))
 
 
 @dataclass(frozen=True)
@@ -32,8 +41,8 @@ class Document:
             if node is None:
                 continue
             if key and cut == len(path) and node.key is not None:
-                return node.key
-            return node.value
+                return to_span(node.key)
+            return to_span(node.value)
         return None
 
     def diagnostic(

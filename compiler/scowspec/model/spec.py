@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -103,7 +104,7 @@ class FineTuneSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     origin: Document | None = field(default=None, compare=False, repr=False)
 
-    @property
+    @cached_property
     def digest(self) -> str:
         return spec_digest(self.effective)
 

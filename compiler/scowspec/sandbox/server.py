@@ -347,5 +347,7 @@ def start(
 ) -> SandboxServer:
     """A running sandbox on a background thread."""
     server = make_server(host, port, state, clock, verbose)
-    threading.Thread(target=server.serve_forever, name="scowspec-sandbox", daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="scowspec-sandbox", daemon=True
+    ).start()
     return server

@@ -6,6 +6,7 @@ Messages quote LLaMA-Factory's own error where it has one, so users can search f
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -454,7 +455,24 @@ def template(ctx: RuleContext) -> Iterator[Diagnostic]:
         )
 
 
+def finite_numbers(ctx: RuleContext) -> Iterator[Diagnostic]:
+    """`.inf` and `.nan` are YAML numbers but no LLaMA-Factory argument takes them (and JSON cannot carry them)."""
+
+    def walk(value: Any, path: JsonPath) -> Iterator[Diagnostic]:
+        if isinstance(value, float) and not math.isfinite(value):
+            yield ctx.at("value", f"`{describe(path)}` must be a finite number, got {value}", path)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                yield from walk(v, (*path, k))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                yield from walk(v, (*path, i))
+
+    yield from walk(dict(ctx.eff), ())
+
+
 RULES: tuple[Rule, ...] = (
+    finite_numbers,
     required_after_merge,
     asset_forms,
     dataset_file,
