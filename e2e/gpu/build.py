@@ -1,0 +1,155 @@
+"""Compile the GPU proof's jobs with scowspec (runs here, where scowspec is installed; no GPU needed).
+
+Writes e2e/gpu/build/: one entry script per run (the payload's `command`, exactly what SCOW-AI writes to
+entry.sh), the tutorial's literal command for the baseline, and manifest.json describing each run.
+    python e2e/gpu/build.py [--cpu]      # --cpu: a CPU smoke test (bf16 off, use_cpu on)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scowspec.compile.service import compile_loaded
+from scowspec.pipeline import load_specs
+from scowspec.portal.client import PortalClient
+from scowspec.portal.settings import PortalSettings
+from scowspec.sandbox.server import start
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = Path(__file__).resolve().parent / "build"
+TUTORIAL = ROOT / "specs" / "qwen25-pku-identity.yaml"
+SEED = ROOT.parent / "shared" / "seed" / "tutorial13-llamafactory-multinode.md"
+
+# Candidate defaults measured against the literal command on the 1.5B-shaped model: the same
+# global batch (8 per GPU x 4 GPUs), steps and learning-rate schedule, so the loss curves compare.
+BIG_VARIANTS: dict[str, dict[str, Any]] = {
+    "big-compiled": {},
+    "big-compiled-fusedadam": {"optim": "adamw_torch_fused"},
+    "big-compiled-nockpt-save": {"save_strategy": "no"},
+    "big-compiled-workers": {"dataloader_num_workers": 2, "dataloader_persistent_workers": True},
+}
+
+
+def spec_data(path: Path, **train: Any) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(path.read_text("utf-8"))
+    data["train"].update(train)
+    return data
+
+
+def compile_specs(specs: dict[str, dict[str, Any]], client: PortalClient) -> dict[str, str]:
+    """name -> command, compiled by scowspec from spec data (written as files, loaded like any spec)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        shutil.copy(ROOT / "scowspec.yaml", folder / "scowspec.yaml")
+        (folder / "specs").mkdir()
+        for name, data in specs.items():
+            (folder / "specs" / f"{name}.yaml").write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+        here = Path.cwd()
+        os.chdir(folder)  # so the command's header names `specs/<name>.yaml`, as in a user's repository
+        try:
+            compiled = compile_loaded(load_specs([Path("specs")]), client)
+        finally:
+            os.chdir(here)
+        if not compiled.report.ok:
+            raise SystemExit("\n".join(d.message for d in compiled.report.errors))
+        return {Path(j.spec.file).stem: str(j.payload["command"]) for j in compiled.jobs}
+
+
+def literal_command(logging_steps: int) -> str:
+    """The tutorial's command, verbatim, but each node gets its own /app (as each container has one)."""
+    text = SEED.read_text("utf-8")
+    block = text.split("运行命令填写：")[1].split("```")[1].removeprefix("\n")
+    block = block.replace("/app", "/tmp/app-node${RANK}")
+    # Only so the baseline's loss curve can be compared; the tutorial itself logs no point in 60 steps.
+    block = block.replace("lr_scheduler_type: cosine\n", f"lr_scheduler_type: cosine\nlogging_steps: {logging_steps}\n")
+    return "mkdir -p /tmp/app-node${RANK}/data\n" + block
+
+
+def main(cpu: bool) -> None:
+    extra: dict[str, Any] = {"bf16": False, "use_cpu": True} if cpu else {}
+    server = start()
+    client = PortalClient(PortalSettings(server.url, "sandbox-token"))
+    runs: list[dict[str, Any]] = []
+    try:
+        checks = {p.stem: spec_data(p, **extra) for p in sorted((ROOT / "specs").glob("*.yaml"))}
+        commands = compile_specs(checks, client)
+        for name, cmd in commands.items():
+            runs.append(
+                {"name": f"check-{name}", "kind": "check", "command": cmd, "nodes": 2, "model": "tiny", "data": "raw"}
+            )
+        tiny = {
+            "tiny-2x2": {**spec_data(TUTORIAL, **extra), "name": "tiny-2x2"},
+            "tiny-1x2": {
+                **spec_data(TUTORIAL, **extra),
+                "name": "tiny-1x2",
+                "resources": {"nodes": 1, "gpus_per_node": 2, "max_time": "1h"},
+            },
+            "tiny-2x2-tb": {
+                **spec_data(ROOT / "specs" / "qwen25-pku-identity-tensorboard.yaml", **extra),
+                "name": "tiny-2x2-tb",
+            },
+        }
+        for name, cmd in compile_specs(tiny, client).items():
+            runs.append(
+                {
+                    "name": name,
+                    "kind": "tiny",
+                    "command": cmd,
+                    "nodes": 2 if "2x2" in name else 1,
+                    "model": "tiny",
+                    "data": "raw",
+                }
+            )
+        big = {
+            name: {**spec_data(TUTORIAL, logging_steps=5, **extra, **train), "name": name}
+            for name, train in BIG_VARIANTS.items()
+        }
+        compiled_big = compile_specs(big, client)
+        runs.append(
+            {
+                "name": "big-literal",
+                "kind": "big",
+                "command": literal_command(5),
+                "nodes": 2,
+                "model": "qwen15b",
+                "data": "filled",
+            }
+        )
+        for name in BIG_VARIANTS:
+            runs.append(
+                {
+                    "name": name,
+                    "kind": "big",
+                    "command": compiled_big[name],
+                    "nodes": 2,
+                    "model": "qwen15b",
+                    "data": "raw",
+                }
+            )
+    finally:
+        server.shutdown()
+    if BUILD.exists():
+        shutil.rmtree(BUILD)
+    BUILD.mkdir(parents=True)
+    for run in runs:
+        (BUILD / f"{run['name']}.sh").write_text(run.pop("command"), "utf-8")
+    (BUILD / "manifest.json").write_text(json.dumps(runs, indent=1) + "\n", "utf-8")
+    names = ", ".join(r["name"] for r in runs)
+    print(f"build: {len(runs)} entry scripts in {BUILD.relative_to(ROOT)}: {names}")
+    for run in runs:
+        first = (BUILD / f"{run['name']}.sh").read_text("utf-8").splitlines()[0]
+        if re.match(r"# scowspec ", first):
+            print(f"  {run['name']}: {first}")
+
+
+if __name__ == "__main__":
+    main("--cpu" in sys.argv)
