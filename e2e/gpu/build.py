@@ -2,7 +2,8 @@
 
 Writes e2e/gpu/build/: one entry script per run (the payload's `command`, exactly what SCOW-AI writes to
 entry.sh), the tutorial's literal command for the baseline, and manifest.json describing each run.
-    python e2e/gpu/build.py [--cpu]      # --cpu: a CPU smoke test (bf16 off, use_cpu on)
+    python e2e/gpu/build.py [--cpu] [--gpus-per-node N]
+--cpu: a CPU smoke test (bf16 off, use_cpu on); --gpus-per-node 1: for a 2-GPU machine (2 nodes x 1 GPU).
 """
 
 from __future__ import annotations
@@ -33,9 +34,15 @@ SEED = ROOT.parent / "shared" / "seed" / "tutorial13-llamafactory-multinode.md"
 # global batch (8 per GPU x 4 GPUs), steps and learning-rate schedule, so the loss curves compare.
 BIG_VARIANTS: dict[str, dict[str, Any]] = {
     "big-compiled": {},
+    # Measured on 4 x H100 (docs/gpu-proof.md): neither helped, within run-to-run noise.
     "big-compiled-fusedadam": {"optim": "adamw_torch_fused"},
-    "big-compiled-nockpt-save": {"save_strategy": "no"},
     "big-compiled-workers": {"dataloader_num_workers": 2, "dataloader_persistent_workers": True},
+    # Per-step synchronisation and the final checkpoint; the adapter is still saved by LLaMA-Factory.
+    "big-compiled-lean": {"ddp_broadcast_buffers": False, "save_strategy": "no"},
+    # LoRA weights kept in bf16 (no fp32 upcast, no autocast casts).
+    "big-compiled-purebf16": {"pure_bf16": True, "bf16": False},
+    # Fused Triton kernels (RMSNorm, SwiGLU, RoPE, linear+cross-entropy); needs liger-kernel in the image.
+    "big-compiled-liger": {"enable_liger_kernel": True},
 }
 
 
@@ -74,8 +81,9 @@ def literal_command(logging_steps: int) -> str:
     return "mkdir -p /tmp/app-node${RANK}/data\n" + block
 
 
-def main(cpu: bool) -> None:
+def main(cpu: bool, gpus: int) -> None:
     extra: dict[str, Any] = {"bf16": False, "use_cpu": True} if cpu else {}
+    resources = {"nodes": 2, "gpus_per_node": gpus, "max_time": "10h"}
     server = start()
     client = PortalClient(PortalSettings(server.url, "sandbox-token"))
     runs: list[dict[str, Any]] = []
@@ -87,15 +95,16 @@ def main(cpu: bool) -> None:
                 {"name": f"check-{name}", "kind": "check", "command": cmd, "nodes": 2, "model": "tiny", "data": "raw"}
             )
         tiny = {
-            "tiny-2x2": {**spec_data(TUTORIAL, **extra), "name": "tiny-2x2"},
+            "tiny-2x2": {**spec_data(TUTORIAL, **extra), "name": "tiny-2x2", "resources": resources},
             "tiny-1x2": {
                 **spec_data(TUTORIAL, **extra),
                 "name": "tiny-1x2",
-                "resources": {"nodes": 1, "gpus_per_node": 2, "max_time": "1h"},
+                "resources": {"nodes": 1, "gpus_per_node": gpus, "max_time": "1h"},
             },
             "tiny-2x2-tb": {
                 **spec_data(ROOT / "specs" / "qwen25-pku-identity-tensorboard.yaml", **extra),
                 "name": "tiny-2x2-tb",
+                "resources": resources,
             },
         }
         for name, cmd in compile_specs(tiny, client).items():
@@ -110,7 +119,7 @@ def main(cpu: bool) -> None:
                 }
             )
         big = {
-            name: {**spec_data(TUTORIAL, logging_steps=5, **extra, **train), "name": name}
+            name: {**spec_data(TUTORIAL, logging_steps=5, **extra, **train), "name": name, "resources": resources}
             for name, train in BIG_VARIANTS.items()
         }
         compiled_big = compile_specs(big, client)
@@ -152,4 +161,5 @@ def main(cpu: bool) -> None:
 
 
 if __name__ == "__main__":
-    main("--cpu" in sys.argv)
+    gpus = int(sys.argv[sys.argv.index("--gpus-per-node") + 1]) if "--gpus-per-node" in sys.argv else 2
+    main("--cpu" in sys.argv, gpus)

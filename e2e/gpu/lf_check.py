@@ -73,7 +73,7 @@ def main() -> int:
         else:
             raise ValueError(f"unexpected command {command}")
         record["ok"] = True
-    except BaseException as exc:  # noqa: BLE001 - the point is to report what the parser says
+    except BaseException as exc:
         record["error"] = f"{type(exc).__name__}: {exc}"
     line = json.dumps(record, default=str)
     print(f"lf_check: {line}", flush=True)
