@@ -1,0 +1,49 @@
+"""The GPU proof's harness: its build step runs anywhere; the training runs only where a GPU and LLaMA-Factory are."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ROOT
+
+BUILD = ROOT / "e2e" / "gpu" / "build"
+
+
+def test_build_compiles_every_run_with_scowspec() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "e2e" / "gpu" / "build.py"), "--gpus-per-node", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((BUILD / "manifest.json").read_text("utf-8"))
+    names = {run["name"] for run in manifest}
+    assert {"check-qwen25-pku-identity", "tiny-2x2", "tiny-1x2", "big-compiled"} <= names
+    for run in manifest:
+        text = (BUILD / f"{run['name']}.sh").read_text("utf-8")
+        if run["name"] != "big-literal":
+            assert text.startswith("# scowspec "), run["name"]
+    assert "NPROC_PER_NODE=1" in (BUILD / "tiny-2x2.sh").read_text("utf-8")
+
+
+@pytest.mark.gpu
+def test_two_nodes_train_and_merge_on_a_gpu_machine() -> None:
+    pytest.importorskip("llamafactory")
+    if shutil.which("nvidia-smi") is None:
+        pytest.skip("no GPU here: see docs/gpu-proof.md for the device runs")
+    proc = subprocess.run(
+        ["bash", str(ROOT / "e2e" / "gpu" / "run.sh"), "setup", "assets", "check", "tiny"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={"ASSETS": "tiny", **__import__("os").environ},
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "| tiny-2x2 | [0, 0] | 4 |" in proc.stdout
