@@ -12,7 +12,7 @@ from pathlib import Path
 from scowspec.apply.executor import ApplyResult, Result, apply_plan
 from scowspec.apply.journal import Journal
 from scowspec.compile.service import Compiled, compile_loaded, portal_url
-from scowspec.errors import RefusedError
+from scowspec.errors import RefusedError, UsageError
 from scowspec.load.files import find_project_file
 from scowspec.pipeline import Loaded, load_specs
 from scowspec.plan.guards import DEFAULT_MASS_CANCEL_THRESHOLD, GuardOptions, refusals
@@ -165,3 +165,31 @@ def status(paths: list[Path]) -> tuple[Compiled, list[SpecStatus], datetime]:
                     boards[j.job_id] = url
         out.append(SpecStatus(job.spec.name, job.spec.file, job.job_name, tuple(mine), boards))
     return compiled, out, datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class PodLog:
+    pod: str
+    lines: tuple[str, ...]
+
+
+def logs(paths: list[Path], name: str, job_id: int | None) -> tuple[RemoteJob, list[PodLog]]:
+    """The logs of a spec's newest job (or of job `job_id`); `name` is a spec name or a job name."""
+    loaded = load_specs(paths)
+    client = client_for(loaded)
+    clusters = sorted(
+        {s.cluster for s in loaded.specs}
+        | {c for p in loaded.projects if isinstance(c := p.defaults.get("cluster"), str)}
+    )
+    jobs = observe(client, tuple(clusters)).jobs
+    if job_id is not None:
+        mine = [j for j in jobs if j.job_id == job_id]
+    else:
+        mine = [j for j in jobs if j.name == name or spec_of(j.name) == name]
+    if not mine:
+        raise UsageError(f"no job of `{name}` on {', '.join(clusters) or 'the portal'}")
+    job = max(mine, key=lambda j: (j.submit_time, j.job_id))
+    return job, [
+        PodLog(str(p.get("podName", p.get("podId"))), tuple(client.pod_log(job, str(p["podId"]))))
+        for p in client.pods(job)
+    ]

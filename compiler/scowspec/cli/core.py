@@ -27,6 +27,8 @@ def validate(paths: PathsArg = None, output: OutputOpt = Output.TEXT) -> int:
         typer.echo(view.json_text(loaded.report, nfiles, code), nl=False)
     elif output is Output.GITHUB:
         typer.echo(view.github(loaded.report) + view.summary(loaded.report, nfiles))
+    elif output is Output.CODEQUALITY:
+        typer.echo(view.codequality(loaded.report), nl=False)
     else:
         typer.echo(view.text(loaded.report, nfiles), nl=False)
     return code

@@ -186,7 +186,23 @@ def status(
     return code
 
 
+def logs(
+    name: Annotated[str, typer.Argument(help="Spec name (its newest job) or a job name.", show_default=False)],
+    paths: PathsArg = None,
+    job: Annotated[int | None, typer.Option("--job", help="This job id instead of the newest job.")] = None,
+) -> int:
+    """Print a job's log, pod by pod, through the portal's log endpoint."""
+    remote, pods = workflow.logs(paths_or_default(paths), name, job)
+    typer.echo(f"job {remote.job_id} `{remote.name}` ({remote.state}) on {remote.cluster}", err=True)
+    for pod in pods:
+        typer.echo(f"==> {pod.pod} <==")
+        for line in pod.lines:
+            typer.echo(line)
+    return ExitCode.OK
+
+
 def register(app: typer.Typer) -> None:
+    app.command("logs")(logs)
     app.command("plan")(plan)
     app.command("apply")(apply)
     app.command("status")(status)

@@ -6,6 +6,7 @@ never retried blindly (its outcome may be unknown): only a 429, which says "not 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -170,6 +171,36 @@ class PortalClient:
             params={"clusterId": job.cluster, "jobId": job.job_id, "sessionId": job.session_id, "jobType": "train"},
         )
         return got
+
+    def pods(self, job: RemoteJob) -> list[dict[str, Any]]:
+        got = self._request("GET", f"/jobs/pods/{job.job_id}", params={"cluster": job.cluster})
+        pods = got.get("pods", []) if isinstance(got, dict) else []
+        return [p for p in pods if isinstance(p, dict)]
+
+    def pod_log(self, job: RemoteJob, pod_id: str, rows: int = 1000) -> list[str]:
+        """A pod's log lines, read from the portal's event stream (`data: {"log": ...}` lines)."""
+        url = f"{self.settings.url}/api/jobs/podLogs/{pod_id}"
+        self.requests_made += 1
+        try:
+            params: dict[str, str | int] = {"cluster": job.cluster, "rowLimit": rows}
+            resp = self._session.get(
+                url, params=params, stream=True, timeout=(min(5.0, self.settings.timeout_s), self.settings.timeout_s)
+            )
+        except requests.RequestException as exc:
+            raise TransportError(f"GET /jobs/podLogs/{pod_id} failed: {type(exc).__name__}") from None
+        if resp.status_code != 200:
+            self._answer("GET", f"/jobs/podLogs/{pod_id}", resp)
+        lines: list[str] = []
+        with resp:
+            for raw in resp.iter_lines(decode_unicode=True):
+                if raw and raw.startswith("data:"):
+                    try:
+                        event = json.loads(raw[5:].strip())
+                    except ValueError:
+                        continue
+                    if isinstance(event, dict) and "log" in event:
+                        lines += str(event["log"]).splitlines() or [""]
+        return lines
 
     def tensorboard_url(self, job: RemoteJob) -> str:
         info = self.job_detail(job).get("tensorBoardInfo")

@@ -12,3 +12,4 @@ class Output(enum.Enum):
     JSON = "json"
     MARKDOWN = "markdown"
     GITHUB = "github"
+    CODEQUALITY = "codequality"  # GitLab code-quality report (validate only)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -75,3 +76,21 @@ def github(report: Report) -> str:
         props.append(f"title={_escape('scowspec ' + d.code, prop=True)}")
         out.append(f"::{d.severity.value} {','.join(props)}::{_escape(d.message)}\n")
     return "".join(out)
+
+
+def codequality(report: Report) -> str:
+    """GitLab's code-quality report: each problem shows on its line in the merge request."""
+    items = []
+    for d in report.diagnostics:
+        line_no = d.span.start.line if d.span is not None else 1
+        digest = hashlib.sha256(f"{d.file}:{line_no}:{d.code}:{d.message}".encode()).hexdigest()[:32]
+        items.append(
+            {
+                "description": d.message,
+                "check_name": f"scowspec {d.code}",
+                "fingerprint": digest,
+                "severity": "major" if d.severity.value == "error" else "minor",
+                "location": {"path": d.file, "lines": {"begin": line_no}},
+            }
+        )
+    return json.dumps(items, indent=2, ensure_ascii=False) + "\n"

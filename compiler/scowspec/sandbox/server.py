@@ -91,6 +91,10 @@ class Portal:
             return 200, None
         if (m := re.fullmatch(r"/jobs/(\d+)/submissionParameters", route)) and method == "GET":
             return 200, self.own_job(user, int(m.group(1)))["body"]
+        if (m := re.fullmatch(r"/jobs/pods/(\d+)", route)) and method == "GET":
+            return 200, self.pods(user, int(m.group(1)))
+        if (m := re.fullmatch(r"/jobs/podLogs/(\d+)-(worker|master)-(\d+)", route)) and method == "GET":
+            return 200, SSE(self.pod_log(user, int(m.group(1)), int(m.group(3))))
         if method == "GET" and route == "/appSession":
             return 200, self.detail(user, int(query.get("jobId", "0")))
         if method == "GET" and route == "/config/cluster/availablePartitions":
@@ -175,6 +179,26 @@ class Portal:
         if job["state"] not in FINISHED:
             self.store.force_state(job_id, "CANCELED")
 
+    def pods(self, user: dict[str, Any], job_id: int) -> dict[str, Any]:
+        job = self.own_job(user, job_id)
+        nodes = int(job["body"].get("nodeCount", 1))
+        return {
+            "pods": [
+                {"podId": f"{job_id}-{'master' if i == 0 else 'worker'}-{i}", "podName": f"{job['jobName']}-{i}"}
+                for i in range(nodes)
+            ]
+        }
+
+    def pod_log(self, user: dict[str, Any], job_id: int, index: int) -> list[str]:
+        """A made-up but plausible log: what the entry script would print first."""
+        job = self.own_job(user, job_id)
+        first = str(job["body"].get("command", "")).splitlines()[:1]
+        return [
+            f"[sandbox] pod {index} of job {job_id} ({job['jobName']}) is {job['state']}",
+            f"[sandbox] entry.sh: {first[0] if first else '(empty command)'}",
+            "scowspec: configs written to $WORK_DIR/" + job["jobName"] + "/config",
+        ]
+
     def detail(self, user: dict[str, Any], job_id: int) -> dict[str, Any]:
         job = self.own_job(user, job_id)
         out = {**_session(job), "account": job["body"].get("account"), "qos": job["body"].get("qos")}
@@ -221,6 +245,10 @@ class Portal:
             self.store.force_state(int(m.group(1)), str((body or {}).get("state", "FAILED")))
             return 200, {"ok": True}
         raise Rejected(404, "NOT_FOUND", f"No admin route {method} {path}")
+
+
+class SSE(list[str]):
+    """Lines to send as a text/event-stream, the way the portal streams pod logs."""
 
 
 def _session(job: dict[str, Any]) -> dict[str, Any]:
@@ -306,9 +334,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, out)
 
     def _send(self, status: int, body: Any) -> None:
-        data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        kind = "application/json"
+        if isinstance(body, SSE):
+            data = "".join(f"data: {json.dumps({'log': line}, ensure_ascii=False)}\n\n" for line in body).encode(
+                "utf-8"
+            )
+            kind = "text/event-stream"
+        else:
+            data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
         self.send_response(status)
-        self.send_header("content-type", "application/json")
+        self.send_header("content-type", kind)
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
