@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
 from ruamel.yaml import YAML
+
+from scowspec.diagnostics import Diagnostic
+from scowspec.errors import RefusedError
+from scowspec.load import files
+from scowspec.load.yamlfile import parse
+from scowspec.pipeline import load_project
+from scowspec.validate.schema import schema_text
 
 STARTER = """\
 # yaml-language-server: $schema={schema}
@@ -69,3 +79,54 @@ def format_text(text: str) -> str:
     out = io.StringIO()
     y.dump(data, out)
     return out.getvalue()
+
+
+@dataclass(frozen=True)
+class Written:
+    spec: Path
+    schema: Path | None  # written too, when the repository had no schema file for editors
+
+
+def write_starter(folder: Path, name: str, *, force: bool) -> Written:
+    """Write `folder/NAME.yaml`; put the schema in the repository's schema/ folder if it is not there yet."""
+    target = folder / f"{name}.yaml"
+    if target.exists() and not force:
+        raise RefusedError(f"{target} exists; nothing was written", hint="pass --force to overwrite it")
+    project_file = files.find_project_file(target)
+    project = load_project(project_file)[0].defaults if project_file else {}
+    schema_file = (project_file.parent if project_file else Path.cwd()) / "schema" / "finetune.schema.json"
+    wrote_schema = None
+    if not schema_file.exists():
+        schema_file.parent.mkdir(parents=True, exist_ok=True)
+        schema_file.write_text(schema_text(), "utf-8")
+        wrote_schema = schema_file
+    folder.mkdir(parents=True, exist_ok=True)
+    ref = os.path.relpath(schema_file.resolve(), folder.resolve())
+    target.write_text(starter_spec(name, ref, project), "utf-8")
+    return Written(target, wrote_schema)
+
+
+@dataclass(frozen=True)
+class Formatted:
+    changed: tuple[Path, ...]
+    problems: tuple[Diagnostic, ...]
+    files: int
+
+
+def format_files(paths: list[Path], *, check: bool) -> Formatted:
+    """Normalise every spec under `paths` (only report with `check`); broken YAML is reported, never rewritten."""
+    changed: list[Path] = []
+    problems: list[Diagnostic] = []
+    spec_files = files.discover(paths)
+    for path in spec_files:
+        text = files.read_text(path)
+        doc, diags = parse(text, files.display(path))
+        if doc is None or diags:
+            problems += diags
+            continue
+        new = format_text(text)
+        if new != text:
+            changed.append(path)
+            if not check:
+                path.write_text(new, "utf-8")
+    return Formatted(tuple(changed), tuple(problems), len(spec_files))

@@ -12,6 +12,8 @@ from typing import Any
 MAX_JOB_NAME_LENGTH = 43
 K8S_NAME = re.compile(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")
 BAD_PATH_CHARS = set(",;|&><`$\"'\\*?[]{}()")
+# Written out again on purpose (also in validate/rules.py): the sandbox stands for the portal, so that
+# tests of scowspec's validator against it would catch a wrong list instead of sharing it.
 SYSTEM_DIRS = (
     "/bin",
     "/boot",
