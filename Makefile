@@ -18,12 +18,12 @@ test: $(STAMP)  ## run the test suite (no GPU, no network beyond 127.0.0.1)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check compiler tests tools bench
-	$(BIN)/ruff format --check compiler tests tools bench
+	$(BIN)/ruff check compiler tests tools bench e2e
+	$(BIN)/ruff format --check compiler tests tools bench e2e
 
 fmt: $(STAMP)
-	$(BIN)/ruff format compiler tests tools bench
-	$(BIN)/ruff check --fix compiler tests tools bench
+	$(BIN)/ruff format compiler tests tools bench e2e
+	$(BIN)/ruff check --fix compiler tests tools bench e2e
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

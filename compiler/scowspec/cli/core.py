@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from scowspec.cli.options import OutputOpt, PathsArg, paths_or_default
+from scowspec.cli.options import PathsArg, ValidateFormat, ValidateOutput, as_output, paths_or_default
 from scowspec.compile import service
 from scowspec.diagnostics import Report
 from scowspec.exitcodes import ExitCode
@@ -18,8 +18,9 @@ from scowspec.render import diagnostics as view
 from scowspec.validate.schema import schema_text
 
 
-def validate(paths: PathsArg = None, output: OutputOpt = Output.TEXT) -> int:
+def validate(paths: PathsArg = None, output_choice: ValidateOutput = ValidateFormat.TEXT) -> int:
     """Check specs against the schema and LLaMA-Factory 0.9.4's rules, offline; report every problem at once."""
+    output = as_output(output_choice)
     loaded = load_specs(paths_or_default(paths))
     code = ExitCode.OK if loaded.report.ok else ExitCode.INVALID
     nfiles = len(loaded.files)

@@ -10,7 +10,15 @@ import typer
 from scowspec import workflow
 from scowspec.apply.executor import ApplyResult, Outcome
 from scowspec.apply.lock import apply_lock
-from scowspec.cli.options import OutputOpt, PathsArg, paths_or_default
+from scowspec.cli.options import (
+    ApplyFormat,
+    ApplyOutput,
+    PathsArg,
+    PlanFormat,
+    PlanOutput,
+    as_output,
+    paths_or_default,
+)
 from scowspec.diagnostics import Report
 from scowspec.errors import RefusedError, UsageError
 from scowspec.exitcodes import ExitCode
@@ -56,13 +64,14 @@ def plan(
     detailed_exitcode: Annotated[
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes, 0 when none.")
     ] = False,
-    output: OutputOpt = Output.TEXT,
+    output_choice: PlanOutput = PlanFormat.TEXT,
     target: TargetOpt = None,
     replace: ReplaceOpt = None,
     prune: PruneOpt = False,
     allow_mass_cancel: MassOpt = False,
 ) -> int:
     """Compare the specs with the jobs on the portal and show what apply would do."""
+    output = as_output(output_choice)
     planned = _planned(paths_or_default(paths), target, replace, prune, allow_mass_cancel)
     if planned.plan is None:
         return ExitCode.INVALID
@@ -122,13 +131,14 @@ def apply(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     parallelism: Annotated[int, typer.Option(help="Portal calls at once.", min=1, max=64)] = 4,
     lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for another apply in this project.")] = 60.0,
-    output: OutputOpt = Output.TEXT,
+    output_choice: ApplyOutput = ApplyFormat.TEXT,
     target: TargetOpt = None,
     replace: ReplaceOpt = None,
     prune: PruneOpt = False,
     allow_mass_cancel: MassOpt = False,
 ) -> int:
     """Make the portal match the specs: plan, show, confirm, then submit, replace and cancel jobs."""
+    output = as_output(output_choice)
     progress = None if output is Output.JSON else (lambda r: typer.echo(apply_view.line(r)))
     if plan_file is not None:
         if paths or target or replace or prune:
@@ -166,12 +176,13 @@ def apply(
 
 def status(
     paths: PathsArg = None,
-    output: OutputOpt = Output.TEXT,
+    output_choice: PlanOutput = PlanFormat.TEXT,
     check: Annotated[
         bool, typer.Option("--check", help="Exit 2 when a spec's current job failed or was cancelled.")
     ] = False,
 ) -> int:
     """Each spec's jobs on the portal: state, job id, age, and TensorBoard address."""
+    output = as_output(output_choice)
     compiled, statuses, now = workflow.status(paths_or_default(paths))
     _show_diagnostics(compiled.report, len(compiled.loaded.files))
     if not compiled.report.ok:
