@@ -107,6 +107,7 @@ def test_submit_whose_lookup_also_fails_is_not_repeated(cli: CLI, project: Path,
     assert len(jobs(sandbox)) == 1, "exactly one job, never two"
     pending = json.loads((project / ".scowspec" / "journal.json").read_text())["pending"]
     assert list(pending) == ["qwen25-pku-identity-7c23d06f"]
+    assert "its answer was lost: apply looks it up by name" in cli("plan").out
     r2 = cli("apply", "--yes")
     assert r2.code == 0 and len(jobs(sandbox)) == 1 and "2 unchanged" not in r2.out
 

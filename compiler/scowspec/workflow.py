@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -80,6 +80,15 @@ def plan(paths: list[Path], request: PlanRequest) -> Planned:
         return Planned(compiled, None)
     options, guard = request.options(loaded)
     the_plan = build_plan(compiled, client, options)
+    pending = Journal(state_dir(paths) / "journal.json").pending()
+    if pending:
+        # A submit whose answer never came: apply looks the job up by name before sending anything.
+        notes = [
+            f"a submit of `{name}` was in flight at {entry.get('since', '?')} and its answer was lost: "
+            "apply looks it up by name before submitting"
+            for name, entry in sorted(pending.items())
+        ]
+        the_plan = replace(the_plan, notes=the_plan.notes + tuple(notes))
     return Planned(compiled, the_plan, tuple(refusals(the_plan, len(compiled.jobs), guard)), client)
 
 
