@@ -273,3 +273,9 @@ def test_ctrl_c_finishes_the_call_in_flight_and_exits_130(project: Path, sandbox
         timeout=60,
     )
     assert proc2.returncode == 0 and sorted(names(sandbox)) == sorted(set(names(sandbox))) and len(jobs(sandbox)) == 6
+
+
+def test_wrong_token_is_a_clear_error(cli: CLI, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCOWSPEC_TOKEN", "not-the-token")
+    r = cli("plan")
+    assert r.code == 1 and "401" in r.err and "SCOWSPEC_TOKEN" in r.err and "not-the-token" not in r.err + r.out
