@@ -107,11 +107,13 @@ def test_unreachable_portal_is_exit_1_without_traceback(cli: CLI, monkeypatch: p
     assert r.code == 1 and "Error:" in r.err and "Traceback" not in r.err
 
 
-def test_binary_file_is_a_clear_error(cli: CLI, tmp_path: Path) -> None:
+def test_binary_file_is_a_located_error_and_hides_nothing(cli: CLI, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_bytes(b"\xff\xfe\x00garbage")
-    r = cli("validate", str(bad))
-    assert r.code == 64 and "not UTF-8" in r.err
+    (tmp_path / "empty.yaml").write_text("", "utf-8")
+    r = cli("validate", str(tmp_path))
+    assert r.code == 3 and "bad.yaml:1:1: error[read-error]" in r.out and "not UTF-8" in r.out
+    assert "empty.yaml:1:1: error[empty-file]" in r.out
 
 
 def test_console_script_runs_as_a_process() -> None:

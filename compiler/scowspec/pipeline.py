@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from scowspec.diagnostics import Diagnostic, Report, Severity
+from scowspec.diagnostics import Diagnostic, Position, Report, Severity, Span
+from scowspec.errors import UsageError
 from scowspec.load import files
 from scowspec.load.document import Document
 from scowspec.load.yamlfile import parse
@@ -89,7 +90,15 @@ def load_specs(paths: list[Path]) -> Loaded:
             project = projects[project_path]
         if path == project_path:
             continue
-        spec, diags = check_text(files.read_text(path), files.display(path), project)
+        try:
+            text = files.read_text(path)
+        except UsageError as exc:  # one unreadable file must not hide the others' problems
+            start = Position(1, 1)
+            diagnostics.append(
+                Diagnostic(Severity.ERROR, "read-error", exc.message, files.display(path), Span(start, start))
+            )
+            continue
+        spec, diags = check_text(text, files.display(path), project)
         diagnostics += diags
         if spec is not None:
             specs.append(spec)
