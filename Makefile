@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SPECS ?= specs
 
-.PHONY: install test lint fmt typecheck check validate-specs golden schema bench demo clean
+.PHONY: install test lint fmt typecheck check validate-specs golden schema bench gpu-build demo clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -41,6 +41,9 @@ schema: $(STAMP)  ## regenerate the train/export blocks of the schema from the k
 
 bench: $(STAMP)  ## speed figures (not a test): validate+compile and plan/apply throughput
 	$(BIN)/python bench/run.py
+
+gpu-build: $(STAMP)  ## compile the GPU proof's jobs (then: bash e2e/gpu/run.sh on a 4-GPU machine)
+	$(BIN)/python e2e/gpu/build.py
 
 demo: $(STAMP)  ## the whole loop against a local sandbox portal
 	bash tools/demo.sh

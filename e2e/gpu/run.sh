@@ -34,6 +34,11 @@ else
   export PYTHONPATH=$REPO/e2e/gpu/hook:$SITE PATH=$SITE/bin:$PATH
 fi
 PHASES=${*:-setup assets keytable check tiny big}
+if [ ! -f "$BUILD/manifest.json" ]; then  # normally built where scowspec is installed; try here too
+  gpus=2; [ "${NGPU:-0}" -lt 4 ] && gpus=1
+  PYTHONPATH=$REPO/compiler:${PYTHONPATH:-} python3 "$REPO/e2e/gpu/build.py" --gpus-per-node "$gpus" \
+    || { echo "e2e: no $BUILD: run \`python e2e/gpu/build.py\` where scowspec is installed and carry the folder" >&2; exit 2; }
+fi
 PORT=29600
 
 say() { echo "[e2e $(date +%T) +$(( $(date +%s) - T0 ))s] $*" | tee -a "$LOG/run.log"; }
