@@ -10,7 +10,6 @@ import typer
 
 from scowspec.cli.options import PathsArg, ValidateFormat, ValidateOutput, as_output, paths_or_default
 from scowspec.compile import service
-from scowspec.diagnostics import Report
 from scowspec.exitcodes import ExitCode
 from scowspec.pipeline import load_specs
 from scowspec.render import Output
@@ -43,7 +42,8 @@ def compile_(
 ) -> int:
     """Print the JSON body of POST {portal}/api/jobs for SPEC (deterministic: same spec, same bytes)."""
     result = service.compile_paths([spec], offline=offline)
-    typer.echo(view.text(result.report, 1), nl=False, err=True) if result.report.diagnostics else None
+    if result.report.diagnostics:
+        typer.echo(view.text(result.report, 1), nl=False, err=True)
     if not result.report.ok or not result.jobs:
         return ExitCode.INVALID
     job = result.jobs[0]
@@ -64,5 +64,3 @@ def register(app: typer.Typer) -> None:
     app.command("compile")(compile_)
     app.command("schema")(schema)
 
-
-__all__ = ["Report", "register"]
