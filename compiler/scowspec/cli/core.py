@@ -10,6 +10,7 @@ import typer
 
 from scowspec.cli.options import PathsArg, ValidateFormat, ValidateOutput, as_output, paths_or_default
 from scowspec.compile import service
+from scowspec.errors import UsageError
 from scowspec.exitcodes import ExitCode
 from scowspec.pipeline import load_specs
 from scowspec.render import Output
@@ -41,6 +42,8 @@ def compile_(
     ] = False,
 ) -> int:
     """Print the JSON body of POST {portal}/api/jobs for SPEC (deterministic: same spec, same bytes)."""
+    if spec.is_dir():
+        raise UsageError(f"{spec} is a folder: compile takes one spec file (plan shows them all)")
     result = service.compile_paths([spec], offline=offline)
     if result.report.diagnostics:
         typer.echo(view.text(result.report, 1), nl=False, err=True)
