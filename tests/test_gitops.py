@@ -279,3 +279,15 @@ def test_wrong_token_is_a_clear_error(cli: CLI, project: Path, monkeypatch: pyte
     monkeypatch.setenv("SCOWSPEC_TOKEN", "not-the-token")
     r = cli("plan")
     assert r.code == 1 and "401" in r.err and "SCOWSPEC_TOKEN" in r.err and "not-the-token" not in r.err + r.out
+
+
+def test_status_shows_state_age_and_tensorboard(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    assert cli("apply", "--yes").code == 0
+    doc = json.loads(cli("status", "-o", "json").out)
+    by_spec = {s["spec"]: s for s in doc["specs"]}
+    tb = by_spec["qwen25-pku-identity-tb"]["jobs"][0]
+    assert tb["state"] == "RUNNING" and tb["current"] and tb["age"].endswith("s")
+    assert tb["tensorboard"].startswith(f"{sandbox.url}/api/proxy/ai-k8s/absolute/")
+    assert by_spec["qwen25-pku-identity"]["jobs"][0]["tensorboard"] is None
+    md = cli("status", "-o", "markdown").out
+    assert md.startswith("### scowspec status") and "| `qwen25-pku-identity-tb` |" in md
