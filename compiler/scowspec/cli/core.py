@@ -66,4 +66,3 @@ def register(app: typer.Typer) -> None:
     app.command("validate")(validate)
     app.command("compile")(compile_)
     app.command("schema")(schema)
-
