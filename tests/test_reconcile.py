@@ -24,7 +24,6 @@ def want(name: str, digest: str = "aaaaaaaa", cluster: str = "c1") -> Desired:
         cluster,
         f"specs/{name}.yaml",
         {"command": "# scowspec", "clusterId": cluster},
-        40.0,
         2,
         2,
         600,
@@ -166,7 +165,7 @@ def test_replace_reports_lost_gpu_hours_and_changed_fields() -> None:
     before = dict(OURS, maxTime=600)
     after = want("a")
     after = Desired(
-        after.spec_name, after.job_name, "c1", after.file, {"command": "# scowspec", "maxTime": 300}, 20.0, 2, 2, 300
+        after.spec_name, after.job_name, "c1", after.file, {"command": "# scowspec", "maxTime": 300}, 2, 2, 300
     )
     p = make_plan(
         [after],
@@ -178,6 +177,7 @@ def test_replace_reports_lost_gpu_hours_and_changed_fields() -> None:
         now=NOW,
     )
     change = p.changes[0]
+    assert after.gpu_hours == 20.0 and p.gpu_hours == 20.0
     assert change.lost_gpu_hours == pytest.approx(2 * 2 * 2.0)  # 2 hours × 2 nodes × 2 GPUs
     assert ("maxTime", 600, 300) in [(f.path, f.before, f.after) for f in change.changed]
     assert p.cancels_running and p.summary_line() == "Plan: 0 to submit, 1 to replace, 0 to cancel, 0 unchanged."

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from scowspec.apply.executor import ApplyResult, Result, apply_plan
 from scowspec.apply.journal import Journal
-from scowspec.compile.service import Compiled, compile_loaded, portal_url
+from scowspec.compile.service import Compiled, compile_loaded, connect
 from scowspec.errors import RefusedError, UsageError
 from scowspec.load.files import find_project_file
 from scowspec.pipeline import Loaded, load_specs
@@ -19,7 +19,7 @@ from scowspec.plan.guards import DEFAULT_MASS_CANCEL_THRESHOLD, GuardOptions, re
 from scowspec.plan.identity import spec_of
 from scowspec.plan.model import Plan
 from scowspec.plan.reconcile import PlanOptions
-from scowspec.plan.service import build_plan, observe
+from scowspec.plan.service import build_plan, clusters_of, observe
 from scowspec.portal.client import PortalClient
 from scowspec.portal.settings import from_env
 from scowspec.portal.types import Phase, RemoteJob
@@ -40,10 +40,6 @@ def state_dir(paths: list[Path]) -> Path:
     start = paths[0] if paths else Path.cwd() / "specs"
     project = find_project_file(start)
     return (project.parent if project else Path.cwd()) / STATE_DIR
-
-
-def client_for(loaded: Loaded) -> PortalClient:
-    return PortalClient(from_env(portal_url(loaded)))
 
 
 def client_for_plan(the_plan: Plan) -> PortalClient:
@@ -74,7 +70,7 @@ def plan(paths: list[Path], request: PlanRequest) -> Planned:
     loaded = load_specs(paths)
     if not loaded.report.ok:
         return Planned(compile_loaded(loaded, None), None)
-    client = client_for(loaded)
+    client = connect(loaded)
     compiled = compile_loaded(loaded, client)
     if not compiled.report.ok:
         return Planned(compiled, None)
@@ -153,11 +149,11 @@ def status(paths: list[Path]) -> tuple[Compiled, list[SpecStatus], datetime]:
     loaded = load_specs(paths)
     if not loaded.report.ok:
         return compile_loaded(loaded, None), [], datetime.now(UTC)
-    client = client_for(loaded)
+    client = connect(loaded)
     compiled = compile_loaded(loaded, client)
     if not compiled.report.ok:
         return compiled, [], datetime.now(UTC)
-    clusters = tuple(sorted({j.spec.cluster for j in compiled.jobs}))
+    clusters = clusters_of(compiled.loaded)
     observed = observe(client, clusters)
     out = []
     for job in compiled.jobs:
@@ -185,12 +181,9 @@ class PodLog:
 def logs(paths: list[Path], name: str, job_id: int | None) -> tuple[RemoteJob, list[PodLog]]:
     """The logs of a spec's newest job (or of job `job_id`); `name` is a spec name or a job name."""
     loaded = load_specs(paths)
-    client = client_for(loaded)
-    clusters = sorted(
-        {s.cluster for s in loaded.specs}
-        | {c for p in loaded.projects if isinstance(c := p.defaults.get("cluster"), str)}
-    )
-    jobs = observe(client, tuple(clusters)).jobs
+    client = connect(loaded)
+    clusters = clusters_of(loaded)
+    jobs = observe(client, clusters).jobs
     if job_id is not None:
         mine = [j for j in jobs if j.job_id == job_id]
     else:

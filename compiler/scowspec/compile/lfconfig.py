@@ -6,7 +6,6 @@ the runtime helper; everything here is static and deterministic.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,7 +94,3 @@ def dataset_entry(spec: FineTuneSpec) -> dict[str, Any]:
     if ds.tags:
         entry["tags"] = dict(ds.tags)
     return entry
-
-
-def as_mapping(cfg: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    return dict(cfg) if cfg is not None else None

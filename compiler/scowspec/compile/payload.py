@@ -23,11 +23,6 @@ class CompiledJob:
     def job_name(self) -> str:
         return self.spec.job_name
 
-    @property
-    def gpu_hours(self) -> float:
-        res = self.spec.resources
-        return res.nodes * res.gpus_per_node * res.max_time_minutes / 60
-
 
 def _ids(use: AssetUse) -> list[dict[str, Any]] | None:
     return None if use.path else [{"id": use.version_id, "isPrivate": use.private}]

@@ -40,14 +40,6 @@ class AssetRef:
     scope: Scope = Scope.PUBLIC
     path: str = ""
 
-    @property
-    def label(self) -> str:
-        if self.kind is RefKind.PATH:
-            return self.path
-        if self.kind is RefKind.VERSION_ID:
-            return f"version {self.version_id} ({self.scope.value})"
-        return f"{self.name}{':' + self.version if self.version else ''} ({self.scope.value})"
-
 
 @dataclass(frozen=True)
 class DatasetSpec:
@@ -73,6 +65,11 @@ class Resources:
     cpus_per_node: int | None = None
     memory_mb: int | None = None
     gpu_type: str | None = None
+
+    @property
+    def gpu_hours(self) -> float:
+        """What the job may use at most: nodes × GPUs × time limit."""
+        return self.nodes * self.gpus_per_node * self.max_time_minutes / 60
 
 
 @dataclass(frozen=True)

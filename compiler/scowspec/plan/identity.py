@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-from scowspec.portal.types import RemoteJob
-
 _MANAGED = re.compile(r"^(?P<spec>[a-z]([a-z0-9-]{0,29}[a-z0-9])?)-(?P<digest>[0-9a-f]{8})$")
 COMMAND_MARKER = "# scowspec "
 
@@ -19,7 +17,3 @@ def spec_of(job_name: str) -> str | None:
 def made_by_scowspec(command: str) -> bool:
     """The proof of ownership: every command scowspec compiles opens with its marker line."""
     return command.startswith(COMMAND_MARKER)
-
-
-def managed(jobs: list[RemoteJob] | tuple[RemoteJob, ...]) -> list[RemoteJob]:
-    return [j for j in jobs if spec_of(j.name) is not None]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from scowspec.portal.types import RemoteJob
@@ -46,11 +46,15 @@ class Desired:
     cluster: str
     file: str
     payload: dict[str, Any]
-    gpu_hours: float
     nodes: int
     gpus_per_node: int
     max_time_minutes: int
     defaults: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def gpu_hours(self) -> float:
+        """What the job may use at most: nodes × GPUs × time limit."""
+        return self.nodes * self.gpus_per_node * self.max_time_minutes / 60
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,6 @@ class Plan:
     created_at: str = ""
     scowspec_version: str = ""
     portal_url: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action is action)

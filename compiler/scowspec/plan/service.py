@@ -10,6 +10,7 @@ from scowspec import __version__
 from scowspec.compile.payload import CompiledJob
 from scowspec.compile.service import Compiled
 from scowspec.errors import UsageError
+from scowspec.pipeline import Loaded
 from scowspec.plan.fingerprint import fingerprint
 from scowspec.plan.identity import spec_of
 from scowspec.plan.model import Desired, Plan
@@ -38,7 +39,6 @@ def desired_of(job: CompiledJob) -> Desired:
         job.spec.cluster,
         job.spec.file,
         job.payload,
-        job.gpu_hours,
         res.nodes,
         res.gpus_per_node,
         res.max_time_minutes,
@@ -46,9 +46,10 @@ def desired_of(job: CompiledJob) -> Desired:
     )
 
 
-def clusters_of(compiled: Compiled) -> tuple[str, ...]:
-    names = {j.spec.cluster for j in compiled.jobs}
-    for project in compiled.loaded.projects:
+def clusters_of(loaded: Loaded) -> tuple[str, ...]:
+    """Every cluster the specs or the project defaults name: where scowspec's jobs can be."""
+    names = {spec.cluster for spec in loaded.specs}
+    for project in loaded.projects:
         cluster = project.defaults.get("cluster")
         if isinstance(cluster, str):
             names.add(cluster)
@@ -66,7 +67,7 @@ def build_plan(compiled: Compiled, client: PortalClient, options: PlanOptions, *
     """Observe the portal, then compute the plan (a pure step)."""
     desired = [desired_of(j) for j in compiled.jobs]
     names = frozenset(d.spec_name for d in desired)
-    observed = observe(client, clusters_of(compiled))
+    observed = observe(client, clusters_of(compiled.loaded))
     orphans = {spec_of(j.name) for j in observed.jobs} - names - {None}
     unknown = sorted(options.targets - names - orphans)
     if unknown:

@@ -55,13 +55,11 @@ def _detail_lines(c: Change) -> list[str]:
     return lines
 
 
-def text(plan: Plan, *, verbose_unchanged: bool = True) -> str:
+def text(plan: Plan) -> str:
     out: list[str] = []
     if not plan.changes:
         out.append("No specs and no scowspec jobs.")
     for c in plan.changes:
-        if c.action is Action.UNCHANGED and not verbose_unchanged:
-            continue
         head = f"{SYMBOLS[c.action]:>3} {_WORDS[c.action]:<9} {c.job_name}"
         where = f"  ({c.file})" if c.file else ""
         out.append(f"{head}{where}: {c.reason}")
