@@ -43,6 +43,10 @@ BIG_VARIANTS: dict[str, dict[str, Any]] = {
     "big-compiled-purebf16": {"pure_bf16": True, "bf16": False},
     # Fused Triton kernels (RMSNorm, SwiGLU, RoPE, linear+cross-entropy); needs liger-kernel in the image.
     "big-compiled-liger": {"enable_liger_kernel": True},
+    # Session 2: the step is bound by issuing work (e2e/gpu/stepbench.py); fewer operators per step.
+    "big-compiled-noamp": {"bf16": False},  # no autocast: LoRA in fp32 as the literal command, base in bf16
+    "big-compiled-nonan": {"logging_nan_inf_filter": False},  # no loss NaN check: one sync a step fewer
+    "big-compiled-liger-noamp": {"enable_liger_kernel": True, "bf16": False},
 }
 
 
@@ -119,7 +123,11 @@ def main(cpu: bool, gpus: int) -> None:
                 }
             )
         big = {
-            name: {**spec_data(TUTORIAL, logging_steps=5, **extra, **train), "name": name, "resources": resources}
+            name: {
+                **spec_data(TUTORIAL, **{"logging_steps": 5, **extra, **train}),
+                "name": name,
+                "resources": resources,
+            }
             for name, train in BIG_VARIANTS.items()
         }
         compiled_big = compile_specs(big, client)

@@ -2,11 +2,12 @@
 # The GPU proof, one command on a machine with 4 GPUs (2 "nodes" x 2 GPUs) or 2 (2 x 1):
 #   python e2e/gpu/build.py                 # here: compile the jobs with scowspec -> e2e/gpu/build/
 #   bash e2e/gpu/run.sh [PHASE...]          # there, repository root, wheels in .whl/
-# Phases (default: all): setup assets keytable check tiny big
+# Phases (default: all): setup assets keytable check tiny big  (and, on request: stepbench)
 #   check  every spec in specs/: the compiled command runs with a `llamafactory-cli` that is LLaMA-Factory's
 #          real parser (get_train_args / get_infer_args) applied to the configs the command wrote
 #   tiny   tiny model: 2x2 (world size 4), the same job resubmitted into the same folder, 1 node x 2 GPUs, TensorBoard
 #   big    Qwen2.5-1.5B-shaped model: the tutorial's literal command vs scowspec's compiled command (and candidates)
+#   stepbench  where a step's time goes (e2e/gpu/stepbench.py), one variant per GPU at a time; VARIANTS=...
 # Each node runs the entry script as SCOW-AI does: bash in WORK_DIR with RANK, WORLD_SIZE, MASTER_ADDR,
 # MASTER_PORT, SCOW_AI_MODEL_PATH, SCOW_AI_DATASET_PATH and VC_GPU_NUM; nodes get disjoint CUDA_VISIBLE_DEVICES.
 # LOCAL_CPU=1: a CPU smoke test (1 process per node over gloo; build with --cpu). Results: $OUT (summary.md, logs).
@@ -52,7 +53,9 @@ kill_leftovers() {
 node_env() {  # NAME NODE DEVICES NODES MODEL DATA -> env assignments for `env`
   local name=$1 node=$2 devs=$3 nodes=$4 model=$5 data=$6
   echo "WORK_DIR=$W/work/$name SCOW_AI_MODEL_PATH=$W/assets/models/$model SCOW_AI_DATASET_PATH=$W/assets/data/$data"
-  echo "VC_GPU_NUM=2 CUDA_VISIBLE_DEVICES=$devs HF_HOME=$W/hf/$name-$node SCOWSPEC_E2E_HOOK=1 SCOWSPEC_E2E_TAG=$name"
+  # a fresh Triton cache per node and run, as in a new container: kernels JIT-compiled in the job count in its time
+  echo "VC_GPU_NUM=2 CUDA_VISIBLE_DEVICES=$devs HF_HOME=$W/hf/$name-$node TRITON_CACHE_DIR=$W/triton/$name-$node"
+  echo "SCOWSPEC_E2E_HOOK=1 SCOWSPEC_E2E_TAG=$name"
   [ "$nodes" -gt 1 ] && echo "RANK=$node WORLD_SIZE=$nodes MASTER_ADDR=127.0.0.1 MASTER_PORT=$PORT"
 }
 
@@ -126,6 +129,20 @@ PY
         if [ "$(left)" -le 60 ]; then say "budget spent: skipping $name"; continue; fi
         run_job "$name" "$nodes" "$model" "$data" "$TMO_BIG"
       done < <(manifest big) ;;
+    stepbench)
+      set -- ${VARIANTS:-literal compiled noamp liger liger-noamp compile}
+      slots=$NGPU; [ "$slots" -lt 1 ] && slots=1
+      while [ $# -gt 0 ]; do
+        pids=(); gpu=0
+        while [ $# -gt 0 ] && [ "$gpu" -lt "$slots" ]; do
+          CUDA_VISIBLE_DEVICES=$gpu TRITON_CACHE_DIR=$W/triton/stepbench-$1 timeout -k 5 "${TMO_BENCH:-240}" \
+            python3 "$REPO/e2e/gpu/stepbench.py" "$W/assets/models/qwen15b" "$W/assets/data/raw/identity.json" "$1" \
+            > "$LOG/stepbench-$1.log" 2>&1 &
+          pids+=($!); shift; gpu=$((gpu + 1))
+        done
+        for pid in "${pids[@]}"; do wait "$pid"; done
+      done
+      grep -h '^\[stepbench\]' "$LOG"/stepbench-*.log | tee -a "$LOG/run.log" "$LOG/stepbench.jsonl" ;;
     *) say "unknown phase $phase" ;;
   esac
   pack

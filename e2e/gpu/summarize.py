@@ -36,6 +36,22 @@ def _smi_peak(csv_path: Path) -> int:
     return peak
 
 
+def _step_timing(text: str) -> str:
+    """From the hook's lines (rank 0): loop start to first step, first 5 steps, median step after step 10."""
+    m = re.search(
+        r"\[e2e\] tag=\S+ rank=0 steps=(\d+) to_first_step_s=([\d.]+) loop_s=([\d.]+) "
+        r"last_step_to_end_s=([\d.]+) step_gaps_s=([\d.,]*)",
+        text,
+    )
+    if not m:
+        return "- | - | - | -"
+    gaps = [float(g) for g in m.group(5).split(",") if g]
+    first5 = sum(gaps[:5])
+    steady = sorted(gaps[10:]) or sorted(gaps)
+    median = steady[len(steady) // 2] if steady else 0.0
+    return f"{float(m.group(2)):.2f} | {first5:.2f} | {median:.3f} | {float(m.group(4)):.2f}"
+
+
 def summarize(work: Path) -> str:
     logs = work / "logs"
     runs = (
@@ -45,8 +61,9 @@ def summarize(work: Path) -> str:
     )
     out = [
         "| run | rc | world size | steps | train_runtime s | samples/s | wall s | peak alloc GiB/rank | nvidia-smi peak MiB | "
-        "loss first → last (points) | adapter | merged dirs | TB event files |",
-        "|" + "---|" * 13,
+        "loss first → last (points) | adapter | merged dirs | TB event files | "
+        "to 1st step s | steps 1-5 s | median step s (11+) | last step → end s |",
+        "|" + "---|" * 17,
     ]
     curves: dict[str, list[tuple[int, float]]] = {}
     for run in runs:
@@ -56,6 +73,7 @@ def summarize(work: Path) -> str:
         text = "".join(p.read_text("utf-8", "replace") for p in sorted(logs.glob(f"{name}-node*.log")))
         worlds = sorted(set(re.findall(r"world size: (\d+)", text)))
         peaks = [float(x) for x in re.findall(r"\[e2e\] tag=\S+ rank=\S+ peak_alloc_GiB=([\d.]+)", text)]
+        timing = _step_timing(text)
         job = work / "work" / name
         results = next((r for r in (_json(p) for p in sorted(job.rglob("train_results.json"))) if r), {}) or {}
         trainer_logs = sorted(job.rglob("trainer_log.jsonl"))
@@ -77,7 +95,7 @@ def summarize(work: Path) -> str:
             f"| {name} | {run['rc']} | {','.join(worlds) or '-'} | {steps} | {results.get('train_runtime', '-')} | "
             f"{results.get('train_samples_per_second', '-')} | {run['wall_s']} | {max(peaks) if peaks else '-'} | "
             f"{_smi_peak(logs / f'{name}.smi.csv') or '-'} | {first_last} | {adapter} | {', '.join(merged) or 'none'} | "
-            f"{len(tb) if 'tb' in name else '-'} |"
+            f"{len(tb) if 'tb' in name else '-'} | {timing} |"
         )
     checks = (
         [json.loads(x) for x in (logs / "parser-check.jsonl").read_text().splitlines()]
