@@ -47,6 +47,13 @@ BIG_VARIANTS: dict[str, dict[str, Any]] = {
     "big-compiled-noamp": {"bf16": False},  # no autocast: LoRA in fp32 as the literal command, base in bf16
     "big-compiled-nonan": {"logging_nan_inf_filter": False},  # no loss NaN check: one sync a step fewer
     "big-compiled-liger-noamp": {"enable_liger_kernel": True, "bf16": False},
+    # Eager attention: no SDPA kernel selection or per-shape plans; same math (short sequences here).
+    "big-compiled-eager": {"flash_attn": "disabled"},
+    "big-compiled-liger-lean": {
+        "enable_liger_kernel": True,
+        "logging_nan_inf_filter": False,
+        "ddp_broadcast_buffers": False,
+    },
 }
 
 

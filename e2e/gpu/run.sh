@@ -44,7 +44,8 @@ PORT=29600
 
 say() { echo "[e2e $(date +%T) +$(( $(date +%s) - T0 ))s] $*" | tee -a "$LOG/run.log"; }
 left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
-pack() { cp "$LOG"/*.log "$LOG"/*.jsonl "$LOG"/*.csv "$OUTD"/ 2>/dev/null; python3 "$REPO/e2e/gpu/summarize.py" "$W" > "$OUTD/summary.md" 2>>"$LOG/run.log"; }
+pack() {  # few files come back from a lent machine: the logs travel as one archive
+  tar -czf "$OUTD/logs.tgz" -C "$LOG" . 2>/dev/null; cp "$LOG"/run.log "$LOG"/runs.jsonl "$OUTD"/ 2>/dev/null; python3 "$REPO/e2e/gpu/summarize.py" "$W" > "$OUTD/summary.md" 2>>"$LOG/run.log"; }
 kill_leftovers() {
   command -v nvidia-smi >/dev/null || return 0
   for pid in $(nvidia-smi --query-compute-apps=pid --format=csv,noheader 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
@@ -128,6 +129,7 @@ PY
         [ -n "$ONLY" ] && [[ " $ONLY " != *" $name "* ]] && continue
         if [ "$(left)" -le 60 ]; then say "budget spent: skipping $name"; continue; fi
         run_job "$name" "$nodes" "$model" "$data" "$TMO_BIG"
+        pack  # after each run: a command cut off by its time limit still returns what it measured
       done < <(manifest big) ;;
     stepbench)
       set -- ${VARIANTS:-literal compiled noamp liger liger-noamp compile}

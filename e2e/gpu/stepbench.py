@@ -59,7 +59,10 @@ def batches(tokenizer, rows, n: int, per_batch: int = 8):
         }
 
 
-def main(model_dir: str, identity: str, variant: str, steps: int) -> None:
+def main(model_dir: str, identity: str, name: str, steps: int) -> None:
+    variant, *mods = name.split("+")  # modifiers: nocudnn (no cuDNN SDPA), eager (no SDPA), gcfreeze
+    if "nocudnn" in mods:
+        torch.backends.cuda.enable_cudnn_sdp(False)
     if variant.startswith("liger"):
         from liger_kernel.transformers import apply_liger_kernel_to_qwen2
 
@@ -72,7 +75,9 @@ def main(model_dir: str, identity: str, variant: str, steps: int) -> None:
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     with open(identity, encoding="utf-8") as f:
         rows = json.load(f)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16, attn_implementation="sdpa").to(dev)
+    model = AutoModelForCausalLM.from_pretrained(
+        model_dir, dtype=torch.bfloat16, attn_implementation="eager" if "eager" in mods else "sdpa"
+    ).to(dev)
     model.config.use_cache = False
     targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=targets))
@@ -103,12 +108,18 @@ def main(model_dir: str, identity: str, variant: str, steps: int) -> None:
         opt.zero_grad(set_to_none=True)
         return issued
 
+    if "gcfreeze" in mods:
+        import gc
+
+        gc.freeze()  # objects alive now (modules, model, data) are never scanned by the collector again
     warm = 8
-    t = time.perf_counter()
+    warm_steps = []
     for b in data[:warm]:
+        t = time.perf_counter()
         step(b)
-    sync()
-    warm_s = time.perf_counter() - t
+        sync()
+        warm_steps.append(round(time.perf_counter() - t, 3))
+    warm_s = sum(warm_steps)
     if variant == "compile":
         compile_s = warm_s
     walls, issued = [], []
@@ -128,8 +139,17 @@ def main(model_dir: str, identity: str, variant: str, steps: int) -> None:
     events = prof.key_averages()
     kernel_us = sum(e.self_device_time_total for e in events if e.device_type == torch.autograd.DeviceType.CUDA)
     ops = sum(e.count for e in events if e.key.startswith("aten::"))  # nested ones too: compare, don't sum
+    attn = sorted(
+        {
+            e.key[:60]
+            for e in events
+            if any(w in e.key.lower() for w in ("attention", "sdpa", "fmha", "flash", "softmax"))
+        }
+    )
     result = {
-        "variant": variant,
+        "variant": name,
+        "warm_steps_s": warm_steps,
+        "attention_ops": attn,
         "gpu": torch.cuda.get_device_name(0) if dev == "cuda" else "cpu",
         "tokens_per_batch": [int(b["attention_mask"].sum()) for b in data[warm : warm + 3]],
         "warmup_s": round(warm_s, 2),

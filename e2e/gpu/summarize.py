@@ -39,17 +39,19 @@ def _smi_peak(csv_path: Path) -> int:
 def _step_timing(text: str) -> str:
     """From the hook's lines (rank 0): loop start to first step, first 5 steps, median step after step 10."""
     m = re.search(
-        r"\[e2e\] tag=\S+ rank=0 steps=(\d+) to_first_step_s=([\d.]+) loop_s=([\d.]+) "
-        r"last_step_to_end_s=([\d.]+) step_gaps_s=([\d.,]*)",
+        r"\[e2e\] tag=\S+ rank=(?:0|-) steps=(\d+) to_first_step_s=([\d.]+) loop_s=([\d.]+) "
+        r"last_step_to_end_s=([\d.]+) .*?step_gaps_s=([\d.,]*)",
         text,
     )
     if not m:
-        return "- | - | - | -"
+        return "- | - | - | - | -"
+    gc = re.search(r"gc_ms=(\d+) gc_max_ms=(\d+) gc_full=(\d+)", m.group(0))
+    gc_text = f"{gc.group(1)} ({gc.group(3)} full, max {gc.group(2)})" if gc else "-"
     gaps = [float(g) for g in m.group(5).split(",") if g]
     first5 = sum(gaps[:5])
     steady = sorted(gaps[10:]) or sorted(gaps)
     median = steady[len(steady) // 2] if steady else 0.0
-    return f"{float(m.group(2)):.2f} | {first5:.2f} | {median:.3f} | {float(m.group(4)):.2f}"
+    return f"{float(m.group(2)):.2f} | {first5:.2f} | {median:.3f} | {float(m.group(4)):.2f} | {gc_text}"
 
 
 def summarize(work: Path) -> str:
@@ -62,8 +64,8 @@ def summarize(work: Path) -> str:
     out = [
         "| run | rc | world size | steps | train_runtime s | samples/s | wall s | peak alloc GiB/rank | nvidia-smi peak MiB | "
         "loss first → last (points) | adapter | merged dirs | TB event files | "
-        "to 1st step s | steps 1-5 s | median step s (11+) | last step → end s |",
-        "|" + "---|" * 17,
+        "to 1st step s | steps 1-5 s | median step s (11+) | last step → end s | GC pause ms in loop |",
+        "|" + "---|" * 18,
     ]
     curves: dict[str, list[tuple[int, float]]] = {}
     for run in runs:

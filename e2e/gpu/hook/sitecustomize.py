@@ -6,6 +6,7 @@ synchronisation is added, so the run is timed as it runs; the lines are read by 
 """
 
 import atexit
+import gc
 import importlib.abc
 import importlib.machinery
 import itertools
@@ -14,6 +15,42 @@ import sys
 import time
 
 _marks: dict[str, object] = {"steps": []}
+_gc: dict[str, float] = {"ms": 0.0, "max_ms": 0.0, "full": 0, "t": 0.0}
+
+
+def _gc_timer(phase: str, info: dict) -> None:  # type: ignore[type-arg]
+    """Time the collector's pauses while the training loop runs (gc.callbacks)."""
+    if "loop_start" not in _marks or "loop_end" in _marks:
+        return
+    if phase == "start":
+        _gc["t"] = time.perf_counter()
+        return
+    ms = 1000 * (time.perf_counter() - _gc["t"])
+    _gc["ms"] += ms
+    _gc["max_ms"] = max(_gc["max_ms"], ms)
+    _gc["full"] += info.get("generation") == 2
+
+
+def _profile_step(n: int) -> None:
+    """SCOWSPEC_E2E_PROFILE=1: global rank 0 profiles steps 1-6 (CPU and CUDA) and prints where time went."""
+    if os.environ.get("SCOWSPEC_E2E_PROFILE") != "1" or os.environ.get("RANK", "0") != "0":
+        return
+    import torch
+
+    if n == 1:
+        prof = torch.profiler.profile(
+            activities=[torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+        )
+        prof.__enter__()
+        _marks["prof"] = prof
+    elif n == 7 and "prof" in _marks:
+        prof = _marks.pop("prof")
+        prof.__exit__(None, None, None)  # type: ignore[attr-defined]
+        events = prof.key_averages()  # type: ignore[attr-defined]
+        print("[e2e-profile] steps 1-6, by self CPU time", flush=True)
+        print(events.table(sort_by="self_cpu_time_total", row_limit=30), flush=True)
+        print("[e2e-profile] steps 1-6, by self CUDA time", flush=True)
+        print(events.table(sort_by="self_device_time_total", row_limit=15), flush=True)
 
 
 def _tag() -> str:
@@ -35,6 +72,7 @@ def _patch_trainer(module: object) -> None:
 
     def timed_step(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         _marks["steps"].append(time.perf_counter())  # type: ignore[attr-defined]
+        _profile_step(len(_marks["steps"]))  # type: ignore[arg-type]
         return step(self, *args, **kwargs)
 
     trainer._inner_training_loop, trainer.training_step = timed_loop, timed_step
@@ -68,6 +106,7 @@ def _report() -> None:
         print(
             f"[e2e] {_tag()} steps={len(steps)} to_first_step_s={steps[0] - start:.3f} "  # type: ignore[index, operator]
             f"loop_s={end - start:.3f} last_step_to_end_s={end - steps[-1]:.3f} "  # type: ignore[index, operator]
+            f"gc_ms={_gc['ms']:.0f} gc_max_ms={_gc['max_ms']:.0f} gc_full={int(_gc['full'])} "
             f"step_gaps_s={','.join(str(g) for g in gaps)}",
             flush=True,
         )
@@ -84,4 +123,5 @@ def _report() -> None:
 
 if os.environ.get("SCOWSPEC_E2E_HOOK") == "1":
     sys.meta_path.insert(0, _AfterImport())
+    gc.callbacks.append(_gc_timer)
     atexit.register(_report)
