@@ -17,6 +17,8 @@ KEEP = (
     "LOCAL_RANK",
     "WORK_DIR",
     "HF_HUB_OFFLINE",
+    "TORCH_CUDNN_SDPA_PREFERRED",
+    "TORCH_CUDNN_SDPA_DEPRIORITIZED",
 )
 log = os.environ["STUB_LOG"]
 config_path = sys.argv[2] if len(sys.argv) > 2 else ""

@@ -72,7 +72,9 @@ def run_node(
         (tmp / "site" / "tensorboardX" / "__init__.py").write_text("")
     entry = tmp / f"entry-{rank}.sh"
     entry.write_text(job.payload["command"], "utf-8")
-    env = {
+    # The portal puts the payload's variables into the container; the test's own paths win (WORK_DIR).
+    env = {v["key"]: v["value"] for v in job.payload["envVariables"]}
+    env |= {
         "PATH": f"{stub_bin}:{os.environ['PATH']}",
         "HOME": str(tmp),
         "PYTHONPATH": str(tmp / "site"),
@@ -218,3 +220,39 @@ def test_command_opens_with_version_spec_and_digest() -> None:
     job = compiled(TUTORIAL.replace("NODES", "2"))
     first = job.payload["command"].splitlines()[0]
     assert first.startswith("# scowspec ") and "spec specs/test.yaml" in first and f"digest {job.spec.digest}" in first
+
+
+CUDNN_CASES = [
+    pytest.param("", {"TORCH_CUDNN_SDPA_PREFERRED": "0", "TORCH_CUDNN_SDPA_DEPRIORITIZED": "1"}, id="gpu-default"),
+    pytest.param(
+        'env: {TORCH_CUDNN_SDPA_DEPRIORITIZED: "0"}\n',
+        {"TORCH_CUDNN_SDPA_PREFERRED": "0", "TORCH_CUDNN_SDPA_DEPRIORITIZED": "0"},
+        id="spec-env-overrides",
+    ),
+    pytest.param("TRAIN  flash_attn: disabled\n", {}, id="eager-attention-needs-none"),
+    pytest.param("TRAIN  flash_attn: fa2\n", {}, id="flash-attn-package-needs-none"),
+]
+
+
+@pytest.mark.parametrize(("addition", "expected"), CUDNN_CASES)
+def test_sdpa_keeps_off_cudnn_attention_unless_the_spec_says(
+    tmp_path: Path, addition: str, expected: dict[str, str]
+) -> None:
+    text = TUTORIAL.replace("NODES", "1")
+    if addition.startswith("TRAIN"):
+        text = text.replace("  template: qwen\n", "  template: qwen\n" + addition.removeprefix("TRAIN"))
+    else:
+        text += addition
+    job = compiled(text)
+    assert finish(run_node(job, tmp_path, None)) == 0
+    train_env = calls(tmp_path)[0]["env"]
+    seen = {k: v for k, v in train_env.items() if k.startswith("TORCH_CUDNN")}
+    assert seen == expected
+    chosen = {d.key: d.value for d in job.defaults if d.section == "env"}
+    assert chosen == {k: v for k, v in expected.items() if f"{k}: " not in addition}
+
+
+def test_cpu_job_sets_no_attention_variables() -> None:
+    job = compiled(TUTORIAL.replace("NODES", "1").replace("gpus_per_node: 2", "gpus_per_node: 0"))
+    assert "TORCH_CUDNN" not in job.payload["command"]
+    assert not [d for d in job.defaults if d.section == "env"]

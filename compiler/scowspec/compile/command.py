@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Any
 
 from scowspec import __version__
-from scowspec.compile.lfconfig import dataset_entry, merge_config, train_config
+from scowspec.compile.lfconfig import dataset_entry, env_defaults, merge_config, train_config
 from scowspec.model.spec import FineTuneSpec, RefKind
 
 JOB_EOF = "SCOWSPEC_JOB_JSON"
@@ -92,6 +92,11 @@ def build_command(spec: FineTuneSpec) -> str:
             '  "$PY" -m pip install --quiet tensorboardX',
             "fi",
         ]
+    chosen_env = env_defaults(spec)
+    if chosen_env:
+        # Exported here rather than sent as job variables, so the command is complete on its own.
+        lines.append(f"# scowspec defaults: {chosen_env[0].why}; set them under env: in the spec to override")
+        lines += [f"export {d.key}={d.value}" for d in chosen_env]
     lines += ['cd "$JOB_DIR"', *_launch(spec)]
     if spec.export is not None:
         lines += [

@@ -15,11 +15,20 @@ from scowspec.model.steps import max_steps_bound
 
 @dataclass(frozen=True)
 class Default:
-    """A training argument scowspec chose because the spec left it out; shown in compile and plan."""
+    """A setting scowspec chose because the spec left it out; shown in compile and plan.
+
+    `section` says where it goes: a training argument (`train`) or a variable the command exports (`env`).
+    """
 
     key: str
     value: Any
     why: str
+    section: str = "train"
+
+    @property
+    def label(self) -> str:
+        """How plans name it: training arguments by key (as they always were), variables as env.NAME."""
+        return self.key if self.section == "train" else f"{self.section}.{self.key}"
 
 
 def _logging_steps(spec: FineTuneSpec) -> int:
@@ -57,6 +66,23 @@ def chosen_defaults(spec: FineTuneSpec) -> tuple[Default, ...]:
             )
         )
     return tuple(d for d in out if d.key not in t)
+
+
+# PyTorch 2.9+ on Hopper/Blackwell (recent cuDNN) tries cuDNN's attention first. It builds an execution
+# plan for every new (batch, length) shape, ~2 s each on an H200, and SFT batches padded to their longest
+# row bring new shapes for many steps. Deprioritised, SDPA runs its flash or memory-efficient kernels,
+# which need no plans. 2.9 reads the first name, 2.10 and 2.11 the second (checked in the wheels); other
+# versions read neither. Measured in docs/gpu-proof.md.
+CUDNN_SDPA_ENV = (("TORCH_CUDNN_SDPA_PREFERRED", "0"), ("TORCH_CUDNN_SDPA_DEPRIORITIZED", "1"))
+
+
+def env_defaults(spec: FineTuneSpec) -> tuple[Default, ...]:
+    """Variables the command exports where the spec's `env:` is silent (set one there to override)."""
+    attention = spec.train.get("flash_attn", "sdpa")
+    if spec.resources.gpus_per_node <= 0 or attention not in ("sdpa", "auto"):
+        return ()
+    why = "PyTorch's cuDNN attention plans every new batch shape (~2 s each); SDPA's other kernels need none"
+    return tuple(Default(k, v, why, section="env") for k, v in CUDNN_SDPA_ENV if k not in spec.env)
 
 
 def train_config(spec: FineTuneSpec) -> dict[str, Any]:

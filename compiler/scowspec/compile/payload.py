@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scowspec.compile.command import build_command
-from scowspec.compile.lfconfig import Default, chosen_defaults
+from scowspec.compile.lfconfig import Default, chosen_defaults, env_defaults
 from scowspec.compile.resolve import AssetUse, Resolved
 from scowspec.model.spec import FineTuneSpec
 
@@ -58,4 +58,5 @@ def compile_spec(spec: FineTuneSpec, facts: Resolved) -> CompiledJob:
         "tensorBoardDataPath": spec.tensorboard_dir,
         "command": build_command(spec),
     }
-    return CompiledJob(spec, {k: v for k, v in body.items() if v is not None}, chosen_defaults(spec))
+    defaults = chosen_defaults(spec) + env_defaults(spec)
+    return CompiledJob(spec, {k: v for k, v in body.items() if v is not None}, defaults)

@@ -42,7 +42,7 @@ def desired_of(job: CompiledJob) -> Desired:
         res.nodes,
         res.gpus_per_node,
         res.max_time_minutes,
-        tuple((d.key, d.value) for d in job.defaults),
+        tuple((d.label, d.value) for d in job.defaults),
     )
 
 
