@@ -13,7 +13,8 @@ from scowspec.pipeline import load_specs
 
 from .conftest import TESTDATA
 
-MARKER = re.compile(r"#\s*(ERROR|WARNING):\s*(.+?)\s*$")
+# A line may carry several markers: `x: 1  # ERROR: one  # WARNING: other`.
+MARKER = re.compile(r"#\s*(ERROR|WARNING):\s*(.+?)\s*(?=#\s*(?:ERROR|WARNING):|$)")
 INVALID = sorted(p for p in (TESTDATA / "invalid").rglob("*.yaml") if p.name != "scowspec.yaml")
 VALID = sorted((TESTDATA / "valid").glob("*.yaml"))
 
@@ -21,7 +22,7 @@ VALID = sorted((TESTDATA / "valid").glob("*.yaml"))
 def _markers(path: Path) -> dict[tuple[int, str], list[str]]:
     found: dict[tuple[int, str], list[str]] = {}
     for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
-        if m := MARKER.search(line):
+        for m in MARKER.finditer(line):
             found.setdefault((number, m.group(1).lower()), []).append(m.group(2))
     return found
 
@@ -57,6 +58,7 @@ def test_valid_specs_have_no_errors(path: Path) -> None:
     loaded = load_specs([path])
     assert [d for d in loaded.report.diagnostics if d.severity is Severity.ERROR] == []
     assert len(loaded.specs) == 1
+    _check_markers(path, loaded.report.diagnostics)  # warnings, where a valid spec has them, are marked too
 
 
 def test_every_problem_in_every_file_is_reported_at_once() -> None:

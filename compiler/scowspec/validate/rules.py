@@ -136,6 +136,46 @@ def image(ctx: RuleContext) -> Iterator[Diagnostic]:
         )
 
 
+# LLaMA-Factory 0.9.4 imports these packages only when the key asks for them (_check_extra_dependencies,
+# the model loader), so a missing one fails after the GPUs are allocated. Its images are built with the
+# extras `metrics` and `deepspeed` on a PyTorch image with flash-attn (docker/docker-cuda/Dockerfile and
+# Dockerfile.base at v0.9.4), so none of these is in them.
+QUANTIZATION_PACKAGES = {"bnb": "bitsandbytes", "hqq": "hqq", "eetq": "eetq"}
+EXTRA_PACKAGES = {
+    "enable_liger_kernel": "liger-kernel",
+    "use_unsloth": "unsloth",
+    "mixture_of_depths": "mixture-of-depth",
+    "use_kt": "ktransformers",
+    "use_galore": "galore-torch",
+    "use_apollo": "apollo-torch",
+    "use_badam": "badam",
+    "use_adam_mini": "adam-mini",
+    "use_swanlab": "swanlab",
+}
+
+
+def extra_packages(ctx: RuleContext) -> Iterator[Diagnostic]:
+    img = ctx.eff.get("image")
+    m = _IMAGE.match(img) if isinstance(img, str) else None
+    if not m or not m.group("tag") or m.group("repo").rsplit("/", 1)[-1] != "llamafactory":
+        return  # a custom image may well contain them; an untagged one is reported by `image`
+    wanted = dict(EXTRA_PACKAGES)
+    method = ctx.train.get("quantization_method", "bnb")
+    if method in QUANTIZATION_PACKAGES:  # on-the-fly quantization loads the method's package
+        wanted["quantization_bit"] = QUANTIZATION_PACKAGES[method]
+    for key, package in wanted.items():
+        if ctx.train.get(key) not in (None, False):
+            yield ctx.at(
+                "extra-package",
+                f"`train.{key}` needs the `{package}` package, which LLaMA-Factory's images do not contain "
+                f"(PyTorch, flash-attn and the extras metrics and deepspeed): training would stop with an "
+                f"import error after the GPUs are allocated. Use an image that adds it, or drop the key",
+                ("train", key),
+                key=True,
+                warning=True,
+            )
+
+
 def nodes_and_gpus(ctx: RuleContext) -> Iterator[Diagnostic]:
     res = ctx.eff.get("resources")
     if not isinstance(res, dict):
@@ -477,6 +517,7 @@ RULES: tuple[Rule, ...] = (
     asset_forms,
     dataset_file,
     image,
+    extra_packages,
     nodes_and_gpus,
     export_rules,
     lora_only,
