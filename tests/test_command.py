@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from scowspec.compile.lfconfig import Section
 from scowspec.compile.payload import CompiledJob, compile_spec
 from scowspec.compile.resolve import resolve
 from scowspec.pipeline import Project, check_text
@@ -248,11 +249,11 @@ def test_sdpa_keeps_off_cudnn_attention_unless_the_spec_says(
     train_env = calls(tmp_path)[0]["env"]
     seen = {k: v for k, v in train_env.items() if k.startswith("TORCH_CUDNN")}
     assert seen == expected
-    chosen = {d.key: d.value for d in job.defaults if d.section == "env"}
+    chosen = {d.key: d.value for d in job.defaults if d.section is Section.ENV}
     assert chosen == {k: v for k, v in expected.items() if f"{k}: " not in addition}
 
 
 def test_cpu_job_sets_no_attention_variables() -> None:
     job = compiled(TUTORIAL.replace("NODES", "1").replace("gpus_per_node: 2", "gpus_per_node: 0"))
     assert "TORCH_CUDNN" not in job.payload["command"]
-    assert not [d for d in job.defaults if d.section == "env"]
+    assert not [d for d in job.defaults if d.section is Section.ENV]

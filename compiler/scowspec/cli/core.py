@@ -51,7 +51,7 @@ def compile_(
         return ExitCode.INVALID
     job = result.jobs[0]
     for d in job.defaults:
-        typer.echo(f"note: scowspec set {d.section}.{d.key} = {json.dumps(d.value)} ({d.why})", err=True)
+        typer.echo(f"note: scowspec set {d.section.value}.{d.key} = {json.dumps(d.value)} ({d.why})", err=True)
     typer.echo(json.dumps(job.payload, indent=2, ensure_ascii=False))
     return ExitCode.OK
 

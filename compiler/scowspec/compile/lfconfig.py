@@ -7,28 +7,33 @@ the runtime helper; everything here is static and deterministic.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from scowspec.model.spec import FineTuneSpec
 from scowspec.model.steps import max_steps_bound
 
 
+class Section(Enum):
+    """Where a default goes: a LLaMA-Factory training argument, or a variable the command exports."""
+
+    TRAIN = "train"
+    ENV = "env"
+
+
 @dataclass(frozen=True)
 class Default:
-    """A setting scowspec chose because the spec left it out; shown in compile and plan.
-
-    `section` says where it goes: a training argument (`train`) or a variable the command exports (`env`).
-    """
+    """A setting scowspec chose because the spec left it out; shown in compile and plan."""
 
     key: str
     value: Any
     why: str
-    section: str = "train"
+    section: Section = Section.TRAIN
 
     @property
     def label(self) -> str:
         """How plans name it: training arguments by key (as they always were), variables as env.NAME."""
-        return self.key if self.section == "train" else f"{self.section}.{self.key}"
+        return self.key if self.section is Section.TRAIN else f"{self.section.value}.{self.key}"
 
 
 def _logging_steps(spec: FineTuneSpec) -> int:
@@ -82,7 +87,7 @@ def env_defaults(spec: FineTuneSpec) -> tuple[Default, ...]:
     if spec.resources.gpus_per_node <= 0 or attention not in ("sdpa", "auto"):
         return ()
     why = "PyTorch's cuDNN attention plans every new batch shape (~2 s each); SDPA's other kernels need none"
-    return tuple(Default(k, v, why, section="env") for k, v in CUDNN_SDPA_ENV if k not in spec.env)
+    return tuple(Default(k, v, why, Section.ENV) for k, v in CUDNN_SDPA_ENV if k not in spec.env)
 
 
 def train_config(spec: FineTuneSpec) -> dict[str, Any]:
