@@ -6,30 +6,36 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from .conftest import ROOT
 
-BUILD = ROOT / "e2e" / "gpu" / "build"
 
-
-def test_build_compiles_every_run_with_scowspec() -> None:
+def test_build_compiles_every_run_with_scowspec(tmp_path: Path) -> None:
+    build = tmp_path / "build"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "e2e" / "gpu" / "build.py"), "--gpus-per-node", "1"],
+        [sys.executable, str(ROOT / "e2e" / "gpu" / "build.py"), "--gpus-per-node", "1", "--out", str(build)],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    manifest = json.loads((BUILD / "manifest.json").read_text("utf-8"))
+    manifest = json.loads((build / "manifest.json").read_text("utf-8"))
     names = {run["name"] for run in manifest}
     assert {"check-qwen25-pku-identity", "tiny-2x2", "tiny-1x2", "big-compiled"} <= names
     for run in manifest:
-        text = (BUILD / f"{run['name']}.sh").read_text("utf-8")
+        text = (build / f"{run['name']}.sh").read_text("utf-8")
         if run["name"] != "big-literal":
             assert text.startswith("# scowspec "), run["name"]
-    assert "NPROC_PER_NODE=1" in (BUILD / "tiny-2x2.sh").read_text("utf-8")
+    assert "NPROC_PER_NODE=1" in (build / "tiny-2x2.sh").read_text("utf-8")
+    # The throughput comparison: scowspec's command keeps attention off cuDNN, the tutorial's does not,
+    # and the eager-attention candidate needs no variables.
+    assert "export TORCH_CUDNN_SDPA_DEPRIORITIZED=1" in (build / "big-compiled.sh").read_text("utf-8")
+    assert "TORCH_CUDNN" not in (build / "big-compiled-eager.sh").read_text("utf-8")
+    if (build / "big-literal.sh").exists():  # needs the tutorial's text from ../shared
+        assert "TORCH_CUDNN" not in (build / "big-literal.sh").read_text("utf-8")
 
 
 @pytest.mark.gpu

@@ -2,8 +2,9 @@
 
 Writes e2e/gpu/build/: one entry script per run (the payload's `command`, exactly what SCOW-AI writes to
 entry.sh), the tutorial's literal command for the baseline, and manifest.json describing each run.
-    python e2e/gpu/build.py [--cpu] [--gpus-per-node N]
---cpu: a CPU smoke test (bf16 off, use_cpu on); --gpus-per-node 1: for a 2-GPU machine (2 nodes x 1 GPU).
+    python e2e/gpu/build.py [--cpu] [--gpus-per-node N] [--out DIR]
+--cpu: a CPU smoke test (bf16 off, use_cpu on); --gpus-per-node 1: for a 2-GPU machine (2 nodes x 1 GPU);
+--out: another folder than e2e/gpu/build/ (the tests use one, so they never replace a build made for a device).
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def literal_command(logging_steps: int) -> str:
     return "mkdir -p /tmp/app-node${RANK}/data\n" + block
 
 
-def main(cpu: bool, gpus: int) -> None:
+def main(cpu: bool, gpus: int, out: Path = BUILD) -> None:
     extra: dict[str, Any] = {"bf16": False, "use_cpu": True} if cpu else {}
     resources = {"nodes": 2, "gpus_per_node": gpus, "max_time": "10h"}
     server = start()
@@ -162,20 +163,21 @@ def main(cpu: bool, gpus: int) -> None:
             )
     finally:
         server.shutdown()
-    if BUILD.exists():
-        shutil.rmtree(BUILD)
-    BUILD.mkdir(parents=True)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
     for run in runs:
-        (BUILD / f"{run['name']}.sh").write_text(run.pop("command"), "utf-8")
-    (BUILD / "manifest.json").write_text(json.dumps(runs, indent=1) + "\n", "utf-8")
+        (out / f"{run['name']}.sh").write_text(run.pop("command"), "utf-8")
+    (out / "manifest.json").write_text(json.dumps(runs, indent=1) + "\n", "utf-8")
     names = ", ".join(r["name"] for r in runs)
-    print(f"build: {len(runs)} entry scripts in {BUILD.relative_to(ROOT)}: {names}")
+    print(f"build: {len(runs)} entry scripts in {out}: {names}")
     for run in runs:
-        first = (BUILD / f"{run['name']}.sh").read_text("utf-8").splitlines()[0]
+        first = (out / f"{run['name']}.sh").read_text("utf-8").splitlines()[0]
         if re.match(r"# scowspec ", first):
             print(f"  {run['name']}: {first}")
 
 
 if __name__ == "__main__":
     gpus = int(sys.argv[sys.argv.index("--gpus-per-node") + 1]) if "--gpus-per-node" in sys.argv else 2
-    main("--cpu" in sys.argv, gpus)
+    out = Path(sys.argv[sys.argv.index("--out") + 1]) if "--out" in sys.argv else BUILD
+    main("--cpu" in sys.argv, gpus, out)
