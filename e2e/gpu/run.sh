@@ -138,7 +138,7 @@ PY
         pids=(); gpu=0
         while [ $# -gt 0 ] && [ "$gpu" -lt "$slots" ]; do
           CUDA_VISIBLE_DEVICES=$gpu TRITON_CACHE_DIR=$W/triton/stepbench-$1 timeout -k 5 "${TMO_BENCH:-240}" \
-            python3 "$REPO/e2e/gpu/stepbench.py" "$W/assets/models/qwen15b" "$W/assets/data/raw/identity.json" "$1" \
+            python3 "$REPO/e2e/gpu/stepbench.py" "$W/assets/models/qwen15b" "$W/assets/data/filled/identity.json" "$1" \
             > "$LOG/stepbench-$1.log" 2>&1 &
           pids+=($!); shift; gpu=$((gpu + 1))
         done

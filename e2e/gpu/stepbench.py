@@ -1,6 +1,6 @@
 """Where a training step's time goes: one GPU, no Trainer, no DDP (runs on the GPU machine).
 
-    python e2e/gpu/stepbench.py MODEL_DIR IDENTITY_JSON VARIANT [STEPS]
+    python e2e/gpu/stepbench.py MODEL_DIR IDENTITY_JSON VARIANT [STEPS]   (IDENTITY_JSON: assets' filled copy)
 
 The 1.5B-shaped model with LoRA on every linear module (r=8, fp32 LoRA weights, as LLaMA-Factory does),
 batches of 8 identity rows in Qwen's chat format, AdamW. For one VARIANT it prints a JSON line with the
@@ -27,9 +27,7 @@ import sys
 import time
 
 import torch
-
-SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
-FILL = {"{{name}}": "北大人工智能助手", "{{author}}": "北京大学"}
+from assets import QWEN_SYSTEM  # this folder is on sys.path when the script runs
 
 
 def batches(tokenizer, rows, n: int, per_batch: int = 8):
@@ -39,15 +37,12 @@ def batches(tokenizer, rows, n: int, per_batch: int = 8):
         picked = rng.sample(rows, per_batch)
         ids, labels = [], []
         for r in picked:
-            text = {k: v for k, v in r.items()}
-            for key, value in FILL.items():
-                text = {k: v.replace(key, value) for k, v in text.items()}
             prompt = (
-                f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n{text['instruction']}"
-                f"{text.get('input', '')}<|im_end|>\n<|im_start|>assistant\n"
+                f"<|im_start|>system\n{QWEN_SYSTEM}<|im_end|>\n<|im_start|>user\n{r['instruction']}"
+                f"{r.get('input', '')}<|im_end|>\n<|im_start|>assistant\n"
             )
             p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-            a = tokenizer(text["output"] + "<|im_end|>\n", add_special_tokens=False)["input_ids"]
+            a = tokenizer(r["output"] + "<|im_end|>\n", add_special_tokens=False)["input_ids"]
             ids.append(p + a)
             labels.append([-100] * len(p) + a)
         width = max(len(x) for x in ids)

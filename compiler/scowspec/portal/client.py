@@ -109,10 +109,6 @@ class PortalClient:
         raise PortalError(text, status=resp.status_code, code=code)
 
     # -- calls -----------------------------------------------------------------------------
-    def user_info(self) -> dict[str, Any]:
-        info: dict[str, Any] = self._request("GET", "/auth/userInfo")
-        return info
-
     def list_jobs(self, cluster: str) -> list[RemoteJob]:
         """Every train job of the user on `cluster`, running and finished, every page."""
         jobs: list[RemoteJob] = []

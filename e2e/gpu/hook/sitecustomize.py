@@ -13,22 +13,38 @@ import itertools
 import os
 import sys
 import time
+from dataclasses import dataclass, field
+from typing import Any
 
-_marks: dict[str, object] = {"steps": []}
-_gc: dict[str, float] = {"ms": 0.0, "max_ms": 0.0, "full": 0, "t": 0.0}
+
+@dataclass
+class _Timing:
+    """What this process measured (perf_counter seconds; GC pauses in ms)."""
+
+    steps: list[float] = field(default_factory=list)
+    loop_start: float | None = None
+    loop_end: float | None = None
+    gc_started: float = 0.0
+    gc_ms: float = 0.0
+    gc_max_ms: float = 0.0
+    gc_full: int = 0
+    profiler: Any = None
 
 
-def _gc_timer(phase: str, info: dict) -> None:  # type: ignore[type-arg]
+_t = _Timing()
+
+
+def _gc_timer(phase: str, info: dict[str, Any]) -> None:
     """Time the collector's pauses while the training loop runs (gc.callbacks)."""
-    if "loop_start" not in _marks or "loop_end" in _marks:
+    if _t.loop_start is None or _t.loop_end is not None:
         return
     if phase == "start":
-        _gc["t"] = time.perf_counter()
+        _t.gc_started = time.perf_counter()
         return
-    ms = 1000 * (time.perf_counter() - _gc["t"])
-    _gc["ms"] += ms
-    _gc["max_ms"] = max(_gc["max_ms"], ms)
-    _gc["full"] += info.get("generation") == 2
+    ms = 1000 * (time.perf_counter() - _t.gc_started)
+    _t.gc_ms += ms
+    _t.gc_max_ms = max(_t.gc_max_ms, ms)
+    _t.gc_full += info.get("generation") == 2
 
 
 def _profile_step(n: int) -> None:
@@ -38,15 +54,14 @@ def _profile_step(n: int) -> None:
     import torch
 
     if n == 1:
-        prof = torch.profiler.profile(
+        _t.profiler = torch.profiler.profile(
             activities=[torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
         )
-        prof.__enter__()
-        _marks["prof"] = prof
-    elif n == 7 and "prof" in _marks:
-        prof = _marks.pop("prof")
-        prof.__exit__(None, None, None)  # type: ignore[attr-defined]
-        events = prof.key_averages()  # type: ignore[attr-defined]
+        _t.profiler.__enter__()
+    elif n == 7 and _t.profiler is not None:
+        prof, _t.profiler = _t.profiler, None
+        prof.__exit__(None, None, None)
+        events = prof.key_averages()
         print("[e2e-profile] steps 1-6, by self CPU time", flush=True)
         print(events.table(sort_by="self_cpu_time_total", row_limit=30), flush=True)
         print("[e2e-profile] steps 1-6, by self CUDA time", flush=True)
@@ -64,15 +79,15 @@ def _patch_trainer(module: object) -> None:
     loop, step = trainer._inner_training_loop, trainer.training_step
 
     def timed_loop(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        _marks["loop_start"] = time.perf_counter()
+        _t.loop_start = time.perf_counter()
         try:
             return loop(self, *args, **kwargs)
         finally:
-            _marks["loop_end"] = time.perf_counter()
+            _t.loop_end = time.perf_counter()
 
     def timed_step(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        _marks["steps"].append(time.perf_counter())  # type: ignore[attr-defined]
-        _profile_step(len(_marks["steps"]))  # type: ignore[arg-type]
+        _t.steps.append(time.perf_counter())
+        _profile_step(len(_t.steps))
         return step(self, *args, **kwargs)
 
     trainer._inner_training_loop, trainer.training_step = timed_loop, timed_step
@@ -99,14 +114,14 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
 
 def _report() -> None:
-    steps = _marks["steps"]
-    if steps and "loop_start" in _marks:
-        start, end = _marks["loop_start"], _marks.get("loop_end", steps[-1])
-        gaps = [round(b - a, 4) for a, b in itertools.pairwise(steps)]  # type: ignore[index, arg-type]
+    steps = _t.steps
+    if steps and _t.loop_start is not None:
+        start, end = _t.loop_start, _t.loop_end if _t.loop_end is not None else steps[-1]
+        gaps = [round(b - a, 4) for a, b in itertools.pairwise(steps)]
         print(
-            f"[e2e] {_tag()} steps={len(steps)} to_first_step_s={steps[0] - start:.3f} "  # type: ignore[index, operator]
-            f"loop_s={end - start:.3f} last_step_to_end_s={end - steps[-1]:.3f} "  # type: ignore[index, operator]
-            f"gc_ms={_gc['ms']:.0f} gc_max_ms={_gc['max_ms']:.0f} gc_full={int(_gc['full'])} "
+            f"[e2e] {_tag()} steps={len(steps)} to_first_step_s={steps[0] - start:.3f} "
+            f"loop_s={end - start:.3f} last_step_to_end_s={end - steps[-1]:.3f} "
+            f"gc_ms={_t.gc_ms:.0f} gc_max_ms={_t.gc_max_ms:.0f} gc_full={_t.gc_full} "
             f"step_gaps_s={','.join(str(g) for g in gaps)}",
             flush=True,
         )
