@@ -46,6 +46,7 @@ say() { echo "[e2e $(date +%T) +$(( $(date +%s) - T0 ))s] $*" | tee -a "$LOG/run
 left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
 pack() {  # few files come back from a lent machine: the logs travel as one archive
   tar -czf "$OUTD/logs.tgz" -C "$LOG" . 2>/dev/null; cp "$LOG"/run.log "$LOG"/runs.jsonl "$OUTD"/ 2>/dev/null; python3 "$REPO/e2e/gpu/summarize.py" "$W" > "$OUTD/summary.md" 2>>"$LOG/run.log"; }
+kib() { if [ -d "$1" ]; then du -sk "$1" | cut -f1; else echo 0; fi; }
 kill_leftovers() {
   command -v nvidia-smi >/dev/null || return 0
   for pid in $(nvidia-smi --query-compute-apps=pid --format=csv,noheader 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
@@ -54,8 +55,12 @@ kill_leftovers() {
 node_env() {  # NAME NODE DEVICES NODES MODEL DATA -> env assignments for `env`
   local name=$1 node=$2 devs=$3 nodes=$4 model=$5 data=$6
   echo "WORK_DIR=$W/work/$name SCOW_AI_MODEL_PATH=$W/assets/models/$model SCOW_AI_DATASET_PATH=$W/assets/data/$data"
-  # a fresh Triton cache per node and run, as in a new container: kernels JIT-compiled in the job count in its time
+  # Fresh Triton and CUDA JIT caches per node and run, as in a new container (SCOW-AI mounts only WORK_DIR and
+  # the spec's mounts, so ~/.nv/ComputeCache starts empty in every job): kernels JIT-compiled in a job count in
+  # its time. cuDNN's SDPA kernels are compiled at run time and land in the CUDA cache: with one shared cache,
+  # only the first run on a machine paid for them (session 3).
   echo "VC_GPU_NUM=2 CUDA_VISIBLE_DEVICES=$devs HF_HOME=$W/hf/$name-$node TRITON_CACHE_DIR=$W/triton/$name-$node"
+  echo "CUDA_CACHE_PATH=$W/cuda-cache/$name-$node"
   echo "SCOWSPEC_E2E_HOOK=1 SCOWSPEC_E2E_TAG=$name"
   [ "$nodes" -gt 1 ] && echo "RANK=$node WORLD_SIZE=$nodes MASTER_ADDR=127.0.0.1 MASTER_PORT=$PORT"
 }
@@ -80,7 +85,7 @@ run_job() {  # NAME NODES MODEL DATA TIMEOUT [PATH_PREFIX]: start every node tog
   local wall; wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
   local rc_list; rc_list=$(echo $rcs | tr ' ' ',')
   echo "{\"name\": \"$name\", \"nodes\": $nodes, \"rc\": [$rc_list], \"wall_s\": $wall}" >> "$LOG/runs.jsonl"
-  say "$name: rc${rcs} wall ${wall}s"
+  say "$name: rc${rcs} wall ${wall}s, JIT caches (CUDA, Triton): $(kib "$W/cuda-cache/$name-0") KiB, $(kib "$W/triton/$name-0") KiB"
   kill_leftovers
 }
 
@@ -125,12 +130,20 @@ PY
         fi
       done < <(manifest tiny) ;;
     big)
-      while read -r name nodes model data; do
-        [ -n "$ONLY" ] && [[ " $ONLY " != *" $name "* ]] && continue
+      # ONLY, when given, also sets the order, and a name given again is run again as NAME-r2, NAME-r3, ...:
+      # ONLY="big-compiled big-literal big-literal big-compiled" alternates the order to expose drift.
+      declare -A jobs=() seen=()
+      while read -r name nodes model data; do jobs[$name]="$nodes $model $data"; done < <(manifest big)
+      order=${ONLY:-$(manifest big | cut -d' ' -f1)}
+      for base in $order; do
+        [ -n "${jobs[$base]:-}" ] || continue
+        seen[$base]=$(( ${seen[$base]:-0} + 1 )); name=$base
+        if [ "${seen[$base]}" -gt 1 ]; then name=$base-r${seen[$base]}; cp "$BUILD/$base.sh" "$BUILD/$name.sh"; fi
         if [ "$(left)" -le 60 ]; then say "budget spent: skipping $name"; continue; fi
-        run_job "$name" "$nodes" "$model" "$data" "$TMO_BIG"
+        # shellcheck disable=SC2086
+        run_job "$name" ${jobs[$base]} "$TMO_BIG"
         pack  # after each run: a command cut off by its time limit still returns what it measured
-      done < <(manifest big) ;;
+      done ;;
     stepbench)
       set -- ${VARIANTS:-literal compiled noamp liger liger-noamp compile}
       slots=$NGPU; [ "$slots" -lt 1 ] && slots=1
