@@ -295,3 +295,42 @@ def test_status_shows_state_age_and_tensorboard(cli: CLI, project: Path, sandbox
     assert by_spec["qwen25-pku-identity"]["jobs"][0]["tensorboard"] is None
     md = cli("status", "-o", "markdown").out
     assert md.startswith("### scowspec status") and "| `qwen25-pku-identity-tb` |" in md
+
+
+@pytest.mark.parametrize(
+    ("blocker", "args", "names_in_error"),
+    [
+        pytest.param("plan.json", ["plan", "--out", "plan.json"], "plan.json: cannot write", id="plan-out-is-a-folder"),
+        pytest.param(
+            "blocked",
+            ["plan", "--out", "blocked/plan.json"],
+            "blocked/plan.json: cannot write",
+            id="plan-out-under-a-file",
+        ),
+        pytest.param(
+            ".scowspec", ["apply", "--yes"], ".scowspec/apply.lock: cannot create", id="apply-state-folder-is-a-file"
+        ),
+        pytest.param("blocked", ["init", "new-job", "--dir", "blocked/specs"], "cannot write", id="init-under-a-file"),
+    ],
+)
+def test_unwritable_output_is_one_plain_error_and_changes_nothing(
+    cli: CLI, project: Path, sandbox: SandboxServer, blocker: str, args: list[str], names_in_error: str
+) -> None:
+    # A folder where a file must go, or a file where a folder must go: the OS refuses even for root.
+    if blocker.endswith(".json"):
+        (project / blocker).mkdir()
+    else:
+        (project / blocker).write_text("not a folder\n", "utf-8")
+    r = cli(*args)
+    assert r.code == 64, r.err
+    assert names_in_error in r.err and "Internal error" not in r.err and "Traceback" not in r.err
+    assert jobs(sandbox) == []
+
+
+def test_a_submit_the_journal_cannot_record_is_not_sent(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    # The journal writes through a temporary file; a folder in its place makes every write fail.
+    (project / ".scowspec" / f"journal.tmp{os.getpid()}").mkdir(parents=True)
+    r = cli("apply", "--yes")
+    assert r.code == 5, r.err
+    assert r.out.count("not submitted:") == 2 and "cannot write the journal" in r.out and "Traceback" not in r.err
+    assert jobs(sandbox) == []

@@ -97,12 +97,10 @@ def write_starter(folder: Path, name: str, *, force: bool) -> Written:
     schema_file = (project_file.parent if project_file else Path.cwd()) / "schema" / "finetune.schema.json"
     wrote_schema = None
     if not schema_file.exists():
-        schema_file.parent.mkdir(parents=True, exist_ok=True)
-        schema_file.write_text(schema_text(), "utf-8")
+        files.write_text(schema_file, schema_text())
         wrote_schema = schema_file
-    folder.mkdir(parents=True, exist_ok=True)
     ref = os.path.relpath(schema_file.resolve(), folder.resolve())
-    target.write_text(starter_spec(name, ref, project), "utf-8")
+    files.write_text(target, starter_spec(name, ref, project))
     return Written(target, wrote_schema)
 
 
@@ -128,5 +126,5 @@ def format_files(paths: list[Path], *, check: bool) -> Formatted:
         if new != text:
             changed.append(path)
             if not check:
-                path.write_text(new, "utf-8")
+                files.write_text(path, new)
     return Formatted(tuple(changed), tuple(problems), len(spec_files))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from scowspec.apply.journal import Journal
-from scowspec.errors import NotFoundError, PortalError, TransportError
+from scowspec.errors import NotFoundError, PortalError, ScowspecError, TransportError
 from scowspec.plan.model import Action, Change, Plan
 from scowspec.portal.types import RemoteJob
 
@@ -127,6 +127,8 @@ def _run(portal: Portal, journal: Journal, change: Change, stop: threading.Event
         return Result(change, Outcome.SKIPPED, "; ".join([*notes, "interrupted before the next call"]))
     except PortalError as exc:
         return Result(change, Outcome.FAILED, "; ".join([*notes, exc.message]))
+    except ScowspecError as exc:  # the journal could not record the submit: it was not sent
+        return Result(change, Outcome.FAILED, "; ".join([*notes, f"not submitted: {exc.message}"]))
     return Result(change, Outcome.DONE, "; ".join(notes))
 
 

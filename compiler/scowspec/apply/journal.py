@@ -34,10 +34,13 @@ class Journal:
         return data if isinstance(data, dict) and isinstance(data.get("pending"), dict) else {"pending": {}}
 
     def _write(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", "utf-8")
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", "utf-8")
+            os.replace(tmp, self.path)
+        except OSError as exc:  # from begin(): that job is not submitted (executor._run)
+            raise ScowspecError(f"{self.path}: cannot write the journal: {exc.strerror}") from exc
 
     def pending(self) -> dict[str, dict[str, Any]]:
         with self._lock:
@@ -54,6 +57,10 @@ class Journal:
 
     def end(self, job_name: str) -> None:
         with self._lock:
-            data = self._read()
-            if data["pending"].pop(job_name, None) is not None:
-                self._write(data)
+            try:
+                data = self._read()
+                if data["pending"].pop(job_name, None) is not None:
+                    self._write(data)
+            except ScowspecError:
+                # The call it records is over; a stale entry only makes the next apply look the job up first.
+                pass

@@ -8,13 +8,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from scowspec.errors import RefusedError
+from scowspec.errors import RefusedError, UsageError
 
 
 @contextmanager
 def apply_lock(folder: Path, timeout_s: float) -> Iterator[None]:
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "apply.lock").open("a+") as handle:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = (folder / "apply.lock").open("a+")
+    except OSError as exc:
+        raise UsageError(
+            f"{folder / 'apply.lock'}: cannot create the apply lock: {exc.strerror}; nothing was changed",
+            hint="apply keeps its lock and journal beside scowspec.yaml: run it where that folder is writable",
+        ) from exc
+    with handle:
         deadline = time.monotonic() + timeout_s
         while True:
             try:

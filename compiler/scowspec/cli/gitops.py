@@ -22,6 +22,7 @@ from scowspec.cli.options import (
 from scowspec.diagnostics import Report
 from scowspec.errors import RefusedError, UsageError
 from scowspec.exitcodes import ExitCode
+from scowspec.load import files
 from scowspec.plan import planfile
 from scowspec.render import Output
 from scowspec.render import apply as apply_view
@@ -92,7 +93,7 @@ def plan(
     for reason in planned.refusals:
         typer.echo(f"Refused: {reason}", err=True)
     if out is not None and not planned.refusals:
-        out.write_text(planfile.dumps(p), "utf-8")
+        files.write_text(out, planfile.dumps(p))
         typer.echo(f"Saved the plan to {out}; apply it exactly with `scowspec apply --plan {out}`.", err=True)
     return code
 
@@ -143,10 +144,7 @@ def apply(
     if plan_file is not None:
         if paths or target or replace or prune:
             raise UsageError("--plan applies a saved plan exactly: it takes no paths, --target, --replace or --prune")
-        try:
-            saved = planfile.loads(plan_file.read_text("utf-8"), str(plan_file))
-        except OSError as exc:
-            raise UsageError(f"{plan_file}: cannot read: {exc.strerror}") from None
+        saved = planfile.loads(files.read_text(plan_file), str(plan_file))
         folder = workflow.state_dir([])
         with apply_lock(folder, lock_timeout):
             result = workflow.execute(

@@ -26,7 +26,10 @@ def sandbox(
     from scowspec.sandbox.server import make_server
     from scowspec.sandbox.store import Clock
 
-    state.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        state.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{state.parent}: cannot create the state folder: {exc.strerror}") from exc
     try:
         server = make_server(host, port, str(state), Clock(pending_seconds, run_seconds), verbose=verbose)
     except OSError as exc:

@@ -1,4 +1,5 @@
-"""The file-system edge of loading: which spec files to read, and the project defaults file."""
+"""The file-system edge: which spec files to read, the project defaults file, and reading and writing files
+with failures turned into one plain error line (never a traceback)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,12 @@ def read_text(path: Path) -> str:
         raise UsageError(f"{display(path)}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except OSError as exc:
         raise UsageError(f"{display(path)}: cannot read: {exc.strerror}") from exc
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write `path` (creating its folders): a saved plan, a starter spec, a formatted spec, the schema."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, "utf-8")
+    except OSError as exc:
+        raise UsageError(f"{display(path)}: cannot write: {exc.strerror}") from exc
