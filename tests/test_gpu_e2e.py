@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,32 @@ def test_build_compiles_every_run_with_scowspec(tmp_path: Path) -> None:
         assert "TORCH_CUDNN" not in (build / "big-literal.sh").read_text("utf-8")
 
 
+def test_big_runs_follow_only_repeat_and_get_fresh_jit_caches(tmp_path: Path) -> None:
+    # The harness's bookkeeping, on a CPU: each "job" only prints the environment the harness gave it.
+    build, work = tmp_path / "build", tmp_path / "work"
+    build.mkdir()
+    runs = [{"name": n, "kind": "big", "nodes": 2, "model": "m", "data": "d"} for n in ("big-a", "big-b")]
+    (build / "manifest.json").write_text(json.dumps(runs), "utf-8")
+    for run in runs:
+        (build / f"{run['name']}.sh").write_text('echo "job=$SCOWSPEC_E2E_TAG rank=$RANK cache=$CUDA_CACHE_PATH"\n')
+    env = {**os.environ, "LOCAL_CPU": "1", "BUILD": str(build), "WORK": str(work), "OUT": str(tmp_path / "out")}
+    proc = subprocess.run(
+        ["bash", str(ROOT / "e2e" / "gpu" / "run.sh"), "big"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "ONLY": "big-b big-a big-b not-a-run"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    done = [json.loads(line) for line in (work / "logs" / "runs.jsonl").read_text("utf-8").splitlines()]
+    assert [(r["name"], r["rc"]) for r in done] == [("big-b", [0, 0]), ("big-a", [0, 0]), ("big-b-r2", [0, 0])]
+    logs = {p.name: p.read_text("utf-8").strip() for p in (work / "logs").glob("*-node*.log")}
+    assert logs["big-b-r2-node1.log"] == f"job=big-b-r2 rank=1 cache={work}/cuda-cache/big-b-r2-1"
+    caches = [line.rsplit("cache=", 1)[1] for line in logs.values()]
+    assert len(caches) == len(set(caches)) == 6, "one empty CUDA JIT cache per node and run"
+
+
 @pytest.mark.gpu
 def test_two_nodes_train_and_merge_on_a_gpu_machine() -> None:
     pytest.importorskip("llamafactory")
@@ -49,7 +76,7 @@ def test_two_nodes_train_and_merge_on_a_gpu_machine() -> None:
         capture_output=True,
         text=True,
         timeout=1200,
-        env={"ASSETS": "tiny", **__import__("os").environ},
+        env={"ASSETS": "tiny", **os.environ},
     )
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert "| tiny-2x2 | [0, 0] | 4 |" in proc.stdout

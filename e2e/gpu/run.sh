@@ -15,7 +15,7 @@ set -u
 REPO=$(pwd)
 OUTD=${OUT:-$REPO/e2e/gpu/out}
 W=${WORK:-/tmp/scowspec-e2e}
-BUILD=$REPO/e2e/gpu/build
+BUILD=${BUILD:-$REPO/e2e/gpu/build}  # what `build.py --out` wrote
 SITE=${SITE:-/tmp/site}
 LOG=$W/logs
 BUDGET=${BUDGET:-540}
