@@ -74,9 +74,10 @@ def chosen_defaults(spec: FineTuneSpec) -> tuple[Default, ...]:
 
 
 # PyTorch 2.9+ on Hopper/Blackwell (recent cuDNN) tries cuDNN's attention first. It builds an execution
-# plan for every new (batch, length) shape, ~2 s each on an H200, and SFT batches padded to their longest
+# plan for every new (batch, length) shape, ~2 s each on an H200, mostly compiling kernels at run time; they
+# are cached in ~/.nv, which starts empty in every SCOW-AI container. SFT batches padded to their longest
 # row bring new shapes for many steps. Deprioritised, SDPA runs its flash or memory-efficient kernels,
-# which need no plans. 2.9 reads the first name, 2.10 and 2.11 the second (checked in the wheels); other
+# which are built in and need no plans. 2.9 reads the first name, 2.10 and 2.11 the second (checked in the wheels); other
 # versions read neither. Measured in docs/gpu-proof.md.
 CUDNN_SDPA_ENV = (("TORCH_CUDNN_SDPA_PREFERRED", "0"), ("TORCH_CUDNN_SDPA_DEPRIORITIZED", "1"))
 
@@ -86,7 +87,10 @@ def env_defaults(spec: FineTuneSpec) -> tuple[Default, ...]:
     attention = spec.train.get("flash_attn", "sdpa")
     if spec.resources.gpus_per_node <= 0 or attention not in ("sdpa", "auto"):
         return ()
-    why = "PyTorch's cuDNN attention plans every new batch shape (~2 s each); SDPA's other kernels need none"
+    why = (
+        "PyTorch's cuDNN attention compiles kernels for every new batch shape (~2 s each, again in every new "
+        "container); SDPA's other kernels are built in"
+    )
     return tuple(Default(k, v, why, Section.ENV) for k, v in CUDNN_SDPA_ENV if k not in spec.env)
 
 
