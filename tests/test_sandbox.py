@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import requests
 from scowspec.sandbox.server import SandboxServer, start
 from scowspec.sandbox.store import Clock
 
-from .conftest import ROOT, TOKEN
+from .conftest import ROOT, TOKEN, Run
 
 GOLDEN = json.loads((ROOT / "tests" / "golden" / "qwen25-pku-identity.json").read_text("utf-8"))
 AUTH = {"x-scow-api-auth-token": TOKEN}
@@ -159,3 +160,34 @@ def test_cancel_and_submission_parameters(sandbox: SandboxServer) -> None:
     r = requests.delete(f"{sandbox.url}/api/jobs/{job_id}", params={"cluster": "ai-k8s"}, headers=AUTH, timeout=10)
     assert r.status_code == 200
     assert sandbox.portal.store.job(job_id)["state"] == "CANCELED"  # type: ignore[index]
+
+
+def _folder(state: Path) -> None:
+    state.mkdir(parents=True)
+
+
+def _not_sqlite(state: Path) -> None:
+    state.parent.mkdir(parents=True)
+    state.write_bytes(b"\x00not sqlite\x00" * 200)
+
+
+def _parent_is_a_file(state: Path) -> None:
+    state.parent.write_text("a file, not a folder\n", "utf-8")
+
+
+@pytest.mark.parametrize(
+    ("make_state", "names_in_error"),
+    [
+        pytest.param(_folder, "cannot open the sandbox's state", id="state-is-a-folder"),
+        pytest.param(_not_sqlite, "cannot open the sandbox's state", id="state-is-not-sqlite"),
+        pytest.param(_parent_is_a_file, "cannot create the state folder", id="parent-is-a-file"),
+    ],
+)
+def test_unusable_sandbox_state_is_one_plain_error(
+    cli: Callable[..., Run], tmp_path: Path, make_state: Callable[[Path], None], names_in_error: str
+) -> None:
+    state = tmp_path / "box" / "sandbox.db"
+    make_state(state)
+    r = cli("sandbox", "--port", "0", "--state", str(state))
+    assert r.code == 64, r.err
+    assert names_in_error in r.err and "Internal error" not in r.err

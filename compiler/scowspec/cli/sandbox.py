@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Annotated
 
@@ -32,6 +33,8 @@ def sandbox(
         raise UsageError(f"{state.parent}: cannot create the state folder: {exc.strerror}") from exc
     try:
         server = make_server(host, port, str(state), Clock(pending_seconds, run_seconds), verbose=verbose)
+    except sqlite3.Error as exc:  # a folder, or a file that is not the sandbox's database
+        raise UsageError(f"{state}: cannot open the sandbox's state: {exc}", hint="pass another --state") from exc
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     server.portal.faults.latency_ms = latency_ms
