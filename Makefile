@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)  ## create .venv with scowspec (editable) and the dev tools
 
 test: $(STAMP)  ## run the test suite (no GPU, no network beyond 127.0.0.1)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 4
 
 lint: $(STAMP)
 	$(BIN)/ruff check compiler tests tools bench e2e

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from scowspec.cli.app import main
+from scowspec.portal.profile import Generation
 from scowspec.sandbox.server import SandboxServer, start
 from scowspec.sandbox.store import Clock
 
@@ -27,10 +28,19 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
 
 
+GENERATIONS = [pytest.param(g, id=f"portal-{g.value}") for g in Generation]
+
+
+@pytest.fixture(params=GENERATIONS)
+def generation(request: pytest.FixtureRequest) -> Generation:
+    """Every portal test runs against both portal generations the sandbox models."""
+    return request.param  # type: ignore[no-any-return]
+
+
 @pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
+def sandbox(generation: Generation) -> Iterator[SandboxServer]:
     """A fresh portal per test: jobs stay RUNNING until cancelled or forced."""
-    server = start(clock=Clock(pending_s=0.0, run_s=0.0))
+    server = start(clock=Clock(pending_s=0.0, run_s=0.0), generation=generation)
     yield server
     server.shutdown()
     server.server_close()

@@ -16,6 +16,7 @@ from scowspec.compile.lfconfig import Section
 from scowspec.compile.payload import CompiledJob, compile_spec
 from scowspec.compile.resolve import resolve
 from scowspec.pipeline import Project, check_text
+from scowspec.portal.profile import Generation, profile_of
 from scowspec.validate.lfkeys import key_table
 
 HERE = Path(__file__).resolve().parent
@@ -50,7 +51,7 @@ export: {export_size: 5, export_device: auto, export_legacy_format: false}
 def compiled(text: str) -> CompiledJob:
     spec, diags = check_text(text, "specs/test.yaml", Project("scowspec.yaml", None))
     assert spec is not None, diags
-    facts, problems = resolve(spec, None)
+    facts, problems = resolve(spec, None, profile_of(Generation.MAIN))
     assert facts is not None, problems
     return compile_spec(spec, facts)
 
@@ -84,6 +85,8 @@ def run_node(
         "SCOW_AI_MODEL_PATH": str(tmp / "model"),
         "SCOW_AI_DATASET_PATH": str(tmp / "dataset"),
         "VC_GPU_NUM": "2",
+        # As in the container: WORK_DIR is a mounted volume (the real mount table has no such line here).
+        "SCOWSPEC_MOUNTINFO": str(mountinfo(tmp, [tmp / "work"])),
     }
     if rank is not None:
         env.update(RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="job-master-0", MASTER_PORT="23456")
@@ -91,6 +94,15 @@ def run_node(
     return subprocess.Popen(
         ["bash", str(entry)], cwd=tmp / "work", env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
+
+
+def mountinfo(tmp: Path, mounts: list[Path], name: str = "mountinfo") -> Path:
+    """A /proc/self/mountinfo with the container's root and `mounts` (hostPath volumes)."""
+    path = tmp / name
+    lines = ["1 0 0:1 / / rw,relatime - overlay overlay rw"]
+    lines += [f"{i + 2} 1 8:1 /host{m} {m} rw,relatime - ext4 /dev/sda1 rw" for i, m in enumerate(mounts)]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
 
 
 def calls(tmp: Path) -> list[dict[str, Any]]:
@@ -257,3 +269,23 @@ def test_cpu_job_sets_no_attention_variables() -> None:
     job = compiled(TUTORIAL.replace("NODES", "1").replace("gpus_per_node: 2", "gpus_per_node: 0"))
     assert "TORCH_CUDNN" not in job.payload["command"]
     assert not [d for d in job.defaults if d.section is Section.ENV]
+
+
+@pytest.mark.parametrize(
+    ("mounted", "code"),
+    [
+        pytest.param(["work"], 0, id="work-dir-mounted"),
+        pytest.param(["work/sub", "data"], 2, id="work-dir-not-mounted"),
+        pytest.param([], 2, id="only-the-container-root"),
+    ],
+)
+def test_command_refuses_to_train_where_outputs_would_be_lost(tmp_path: Path, mounted: list[str], code: int) -> None:
+    job = compiled(TUTORIAL.replace("NODES", "1"))
+    proc = run_node(
+        job, tmp_path, None, {"SCOWSPEC_MOUNTINFO": str(mountinfo(tmp_path, [tmp_path / m for m in mounted], "case"))}
+    )
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    if code:
+        assert "is not on a mounted volume" in err and "portal_version" in err
+        assert calls(tmp_path) == [], "nothing may train when its outputs would be lost"

@@ -1,4 +1,5 @@
-"""Golden payloads: every spec in specs/ compiles (against the sandbox portal) to exactly its golden file."""
+"""Golden payloads: every spec in specs/ compiles (against the sandbox portal) to exactly its golden file,
+one per portal generation (`NAME.json` for main, `NAME.0.5.4.json` for the release)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from scowspec.compile.service import compile_loaded
 from scowspec.pipeline import load_specs
 from scowspec.portal.client import PortalClient
+from scowspec.portal.profile import Generation
 from scowspec.portal.settings import PortalSettings
 from scowspec.sandbox.server import SandboxServer
 
@@ -21,14 +23,15 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
 def test_spec_compiles_to_golden_payload(
-    spec: Path, sandbox: SandboxServer, update_golden: bool, monkeypatch: pytest.MonkeyPatch
+    spec: Path, sandbox: SandboxServer, generation: Generation, update_golden: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(ROOT)
     client = PortalClient(PortalSettings(sandbox.url, TOKEN))
     result = compile_loaded(load_specs([spec.relative_to(ROOT)]), client)
     assert result.report.ok, result.report
     text = json.dumps(result.jobs[0].payload, indent=2, ensure_ascii=False) + "\n"
-    golden = GOLDEN / f"{spec.stem}.json"
+    suffix = "" if generation is Generation.MAIN else f".{generation.value}"
+    golden = GOLDEN / f"{spec.stem}{suffix}.json"
     if update_golden:
         golden.write_text(text, "utf-8")
     assert golden.is_file(), f"no golden file {golden.name}: run `make golden`"

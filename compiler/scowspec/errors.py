@@ -47,7 +47,15 @@ class PortalError(ScowspecError):
 
 
 class AuthError(PortalError):
-    """401/403 from the portal: the token is missing, wrong or expired."""
+    """401 from the portal: the token is missing, wrong or expired."""
+
+
+class ForbiddenError(PortalError):
+    """403 from the portal: the token is fine, but this account, partition, asset or path is not allowed."""
+
+
+class ConflictError(PortalError):
+    """409 from the portal: the thing already exists (a folder on mkdir, a model name)."""
 
 
 class NotFoundError(PortalError):

@@ -3,6 +3,10 @@
 - A submit is recorded in the journal, then the job list is read again: a job of that name that
   the plan did not know means an earlier submit got through, so nothing is sent.
 - A submit whose answer is lost is never repeated blindly: the job is looked up by name.
+- Never two submits of one user to one cluster in the same portal second: the portal names a job's folder
+  `{cluster}-job-YYYYMMDD-HHmmss`, and a second submit in that second overwrites the first's command and
+  session record (the first job vanishes from every list). Submits to one cluster go through a SubmitGate;
+  other clusters, and every read, stay parallel. Each new job is then confirmed in the list under its own name.
 - One failed change does not stop the others; Ctrl-C lets calls in flight finish, starts nothing new.
 """
 
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -18,7 +23,12 @@ from typing import Protocol
 from scowspec.apply.journal import Journal
 from scowspec.errors import NotFoundError, PortalError, ScowspecError, TransportError
 from scowspec.plan.model import Action, Change, Plan
-from scowspec.portal.types import RemoteJob
+from scowspec.portal.types import Phase, RemoteJob
+
+# The portal's folder names have one-second resolution. A submit is stamped no later than its answer arrives, and
+# the next one no earlier than it is sent, so sending at least this long after the previous answer (by the
+# same monotonic clock rate) lands in another second, whatever the offset between the two clocks.
+SUBMIT_SPACING_S = 1.02
 
 
 class Portal(Protocol):
@@ -27,6 +37,8 @@ class Portal(Protocol):
     def submit(self, payload: dict[str, object]) -> int: ...
 
     def cancel(self, cluster: str, job_id: int) -> None: ...
+
+    def ensure_dir(self, cluster: str, path: str) -> bool: ...
 
 
 class Outcome(enum.Enum):
@@ -56,12 +68,68 @@ class _Interrupted(Exception):
     pass
 
 
+class SubmitGate:
+    """One submit at a time per cluster, each at least SUBMIT_SPACING_S after the previous answer."""
+
+    def __init__(self, spacing_s: float = SUBMIT_SPACING_S) -> None:
+        self.spacing_s = spacing_s
+        self._lock = threading.Lock()
+        self._clusters: dict[str, tuple[threading.Lock, list[float]]] = {}
+
+    def submit(self, portal: Portal, cluster: str, payload: dict[str, object]) -> int:
+        with self._lock:
+            lock, last = self._clusters.setdefault(cluster, (threading.Lock(), [float("-inf")]))
+        with lock:
+            wait = last[0] + self.spacing_s - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            try:
+                return portal.submit(payload)
+            finally:
+                last[0] = time.monotonic()
+
+
 def _find(portal: Portal, cluster: str, name: str, known: tuple[int, ...]) -> RemoteJob | None:
     found = [j for j in portal.list_jobs(cluster) if j.name == name and j.job_id not in known]
     return max(found, key=lambda j: j.job_id) if found else None
 
 
-def _submit(portal: Portal, journal: Journal, change: Change, stop: threading.Event) -> Result:
+def _confirm(portal: Portal, cluster: str, name: str, job_id: int) -> str:
+    """'' when the list shows job `job_id` under `name`, in a folder no other listed job shares; else why not."""
+    listed = portal.list_jobs(cluster)
+    mine = [j for j in listed if j.job_id == job_id]
+    if not mine:
+        return (
+            f"submitted as job {job_id}, but the portal's list does not show it: its job folder may have been "
+            "reused by another submit in the same second. Check the portal before applying again"
+        )
+    job = mine[0]
+    if job.name != name:
+        return f"submitted as job {job_id}, but the portal lists that job as `{job.name}`"
+    shared = [j for j in listed if j.session_id and j.session_id == job.session_id and j.job_id != job_id]
+    if shared:
+        return f"job {job_id} shares its job folder {job.session_id} with job {shared[0].job_id}"
+    return ""
+
+
+def folders_to_make(payload: dict[str, object]) -> list[str]:
+    """Folders scowspec owns and creates before a submit: WORK_DIR and the TensorBoard folder.
+
+    The portal stats every mount source before it accepts a job (404 when missing), and on main the kubelet
+    would create a missing WORK_DIR as root. A spec's own `mounts:` are never created: a missing one is a
+    typo that plan reports on the spec's line.
+    """
+    env = payload.get("envVariables")
+    work_dir = (
+        [str(e["value"]) for e in env if isinstance(e, dict) and e.get("key") == "WORK_DIR"]
+        if isinstance(env, list)
+        else []
+    )
+    board = payload.get("tensorBoardDataPath")
+    return work_dir + ([board] if isinstance(board, str) else [])
+
+
+def _submit(portal: Portal, journal: Journal, change: Change, stop: threading.Event, gate: SubmitGate) -> Result:
     assert change.desired is not None
     name, cluster = change.job_name, change.cluster
     journal.begin(name, cluster)
@@ -78,7 +146,13 @@ def _submit(portal: Portal, journal: Journal, change: Change, stop: threading.Ev
         journal.end(name)
         raise _Interrupted
     try:
-        job_id = portal.submit(change.desired.payload)
+        for folder in folders_to_make(change.desired.payload):
+            portal.ensure_dir(cluster, folder)
+    except PortalError as exc:
+        journal.end(name)
+        return Result(change, Outcome.FAILED, f"not submitted: could not create its folders: {exc.message}")
+    try:
+        job_id = gate.submit(portal, cluster, change.desired.payload)
     except TransportError as exc:
         # The portal may have accepted it: look before anything else.
         try:
@@ -100,18 +174,32 @@ def _submit(portal: Portal, journal: Journal, change: Change, stop: threading.Ev
         journal.end(name)
         return Result(change, Outcome.FAILED, exc.message)
     journal.end(name)
+    try:
+        problem = _confirm(portal, cluster, name, job_id)
+    except PortalError as exc:
+        problem = f"submitted as job {job_id}; confirming it in the list failed: {exc.message}"
+    if problem:
+        return Result(change, Outcome.FAILED, problem, job_id)
     return Result(change, Outcome.DONE, f"submitted as job {job_id}", job_id)
 
 
 def _cancel(portal: Portal, job: RemoteJob) -> str:
+    """Cancel; a job that ended meanwhile is done, not a failure (the portal answers 500 for it, not 404)."""
     try:
         portal.cancel(job.cluster, job.job_id)
-    except NotFoundError:
-        return f"job {job.job_id} was already gone"
+    except (NotFoundError, PortalError) as exc:
+        if isinstance(exc, TransportError):
+            raise
+        now = [j for j in portal.list_jobs(job.cluster) if j.job_id == job.job_id]
+        if not now:
+            return f"job {job.job_id} was already gone"
+        if now[0].phase is not Phase.ACTIVE:
+            return f"job {job.job_id} had already ended ({now[0].state})"
+        raise
     return f"cancelled job {job.job_id}"
 
 
-def _run(portal: Portal, journal: Journal, change: Change, stop: threading.Event) -> Result:
+def _run(portal: Portal, journal: Journal, change: Change, stop: threading.Event, gate: SubmitGate) -> Result:
     if stop.is_set():
         return Result(change, Outcome.SKIPPED, "not started: interrupted")
     notes: list[str] = []
@@ -121,7 +209,7 @@ def _run(portal: Portal, journal: Journal, change: Change, stop: threading.Event
                 raise _Interrupted
             notes.append(_cancel(portal, job))
         if change.action in (Action.SUBMIT, Action.REPLACE):
-            result = _submit(portal, journal, change, stop)
+            result = _submit(portal, journal, change, stop, gate)
             return Result(change, result.outcome, "; ".join([*notes, result.message]), result.job_id)
     except _Interrupted:
         return Result(change, Outcome.SKIPPED, "; ".join([*notes, "interrupted before the next call"]))
@@ -143,10 +231,11 @@ def apply_plan(
     """Run every change of `plan` (at most `parallelism` at once); report each outcome."""
     todo = [c for c in plan.changes if c.action.changes_anything]
     stop = threading.Event()
+    gate = SubmitGate()
     results: list[Result] = []
     interrupted = False
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="scowspec-apply") as pool:
-        pending: set[Future[Result]] = {pool.submit(_run, portal, journal, c, stop) for c in todo}
+        pending: set[Future[Result]] = {pool.submit(_run, portal, journal, c, stop, gate) for c in todo}
         while pending:
             try:
                 done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)

@@ -33,6 +33,8 @@ def compile_spec(spec: FineTuneSpec, facts: Resolved) -> CompiledJob:
     res = spec.resources
     mounts: list[dict[str, str]] = [{"path": u.path, "target": u.path} for u in (facts.model, facts.dataset) if u.path]
     mounts += [{"path": m.path, "target": m.target} for m in spec.mounts]
+    # 0.5.4 mounts only its own job folder: without this, everything under WORK_DIR dies with the pod.
+    mounts += facts.profile.work_dir_mounts(spec.work_dir)
     if spec.tensorboard_dir:
         # The portal's TensorBoard reads this folder, but the training container does not get it by itself.
         mounts.append({"path": spec.tensorboard_dir, "target": spec.tensorboard_dir})

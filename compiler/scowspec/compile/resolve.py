@@ -13,6 +13,7 @@ from typing import Protocol
 from scowspec.diagnostics import Diagnostic, JsonPath, Severity
 from scowspec.errors import NotFoundError
 from scowspec.model.spec import AssetRef, FineTuneSpec, RefKind, Scope
+from scowspec.portal.profile import Profile
 
 
 class AssetKind(enum.Enum):
@@ -38,6 +39,8 @@ class Catalog(Protocol):
 
     def partition(self, cluster: str, account: str, name: str) -> Partition: ...
 
+    def profile(self) -> Profile: ...
+
 
 @dataclass(frozen=True)
 class AssetUse:
@@ -56,6 +59,7 @@ class Resolved:
     memory_mb: int
     gpu_type: str | None
     qos: str | None
+    profile: Profile  # the portal generation the payload is for
 
 
 def _where(spec: FineTuneSpec, path: JsonPath, code: str, message: str) -> Diagnostic:
@@ -89,8 +93,11 @@ def _asset(
         return AssetUse(), [_where(spec, (kind.value, "name"), "not-found", exc.message)]
 
 
-def resolve(spec: FineTuneSpec, catalog: Catalog | None) -> tuple[Resolved | None, list[Diagnostic]]:
-    """Version ids, cores, memory, gpu type and QOS for `spec`; diagnostics when they can't be had."""
+def resolve(spec: FineTuneSpec, catalog: Catalog | None, offline: Profile) -> tuple[Resolved | None, list[Diagnostic]]:
+    """Version ids, cores, memory, gpu type and QOS for `spec`; diagnostics when they can't be had.
+
+    `offline` is the generation assumed without a portal (scowspec.yaml's `portal_version`, else main).
+    """
     model, d1 = _asset(spec, AssetKind.MODEL, spec.model, catalog)
     dataset, d2 = _asset(spec, AssetKind.DATASET, spec.dataset.ref, catalog)
     diags = d1 + d2
@@ -163,4 +170,5 @@ def resolve(spec: FineTuneSpec, catalog: Catalog | None) -> tuple[Resolved | Non
         )
     if cpus is None or memory is None or diags:
         return None, diags
-    return Resolved(model, dataset, cpus, memory, gpu_type, qos), []
+    profile = catalog.profile() if catalog is not None else offline
+    return Resolved(model, dataset, cpus, memory, gpu_type, qos, profile), []

@@ -10,6 +10,7 @@ from scowspec.compile.resolve import Catalog, resolve
 from scowspec.diagnostics import Diagnostic, Report
 from scowspec.pipeline import Loaded, load_specs
 from scowspec.portal.client import PortalClient
+from scowspec.portal.profile import DEFAULT_GENERATION, Generation, parse_generation, profile_of
 from scowspec.portal.settings import from_env
 
 
@@ -28,15 +29,25 @@ def portal_url(loaded: Loaded) -> str | None:
     return None
 
 
+def portal_generation(loaded: Loaded) -> Generation | None:
+    """`portal_version` from scowspec.yaml (None: "auto" or unset, so probe the portal)."""
+    for project in loaded.projects:
+        value = project.defaults.get("portal_version")
+        if isinstance(value, str):
+            return parse_generation(value)
+    return None
+
+
 def connect(loaded: Loaded) -> PortalClient:
-    return PortalClient(from_env(portal_url(loaded)))
+    return PortalClient(from_env(portal_url(loaded), generation=portal_generation(loaded)))
 
 
 def compile_loaded(loaded: Loaded, catalog: Catalog | None) -> Compiled:
     diags: list[Diagnostic] = list(loaded.report.diagnostics)
     jobs: list[CompiledJob] = []
+    offline = profile_of(portal_generation(loaded) or DEFAULT_GENERATION)
     for spec in loaded.specs:
-        facts, problems = resolve(spec, catalog)
+        facts, problems = resolve(spec, catalog, offline)
         diags += problems
         if facts is not None:
             jobs.append(compile_spec(spec, facts))

@@ -9,7 +9,7 @@ from typing import Any
 from scowspec import __version__
 from scowspec.compile.payload import CompiledJob
 from scowspec.compile.service import Compiled
-from scowspec.errors import UsageError
+from scowspec.errors import AuthError, NotFoundError, PortalError, TransportError, UsageError
 from scowspec.pipeline import Loaded
 from scowspec.plan.fingerprint import fingerprint
 from scowspec.plan.identity import spec_of
@@ -63,6 +63,22 @@ def observe(client: PortalClient, clusters: tuple[str, ...]) -> Observed:
     return Observed(clusters, tuple(jobs))
 
 
+def submitted_payloads(
+    client: PortalClient, jobs: list[RemoteJob]
+) -> tuple[dict[int, dict[str, Any]], list[tuple[RemoteJob, str]]]:
+    """Each job's submitted payload; a job whose record cannot be read (an old job, a 404 or 500) is set apart."""
+    found: dict[int, dict[str, Any]] = {}
+    unreadable: list[tuple[RemoteJob, str]] = []
+    for job in jobs:
+        try:
+            found[job.job_id] = client.submitted_payload(job)
+        except (NotFoundError, PortalError) as exc:
+            if isinstance(exc, TransportError | AuthError):
+                raise
+            unreadable.append((job, exc.message))
+    return found, unreadable
+
+
 def build_plan(compiled: Compiled, client: PortalClient, options: PlanOptions, *, now: datetime | None = None) -> Plan:
     """Observe the portal, then compute the plan (a pure step)."""
     desired = [desired_of(j) for j in compiled.jobs]
@@ -77,9 +93,7 @@ def build_plan(compiled: Compiled, client: PortalClient, options: PlanOptions, *
     unknown = sorted(options.replace - names)
     if unknown:
         raise UsageError(f"--replace {', '.join(unknown)}: no spec of that name")
-    submitted: dict[int, dict[str, Any]] = {
-        j.job_id: client.submitted_payload(j) for j in detail_wanted(desired, observed.jobs)
-    }
+    submitted, unreadable = submitted_payloads(client, detail_wanted(desired, observed.jobs))
     plan = make_plan(
         desired,
         observed.jobs,
@@ -90,8 +104,14 @@ def build_plan(compiled: Compiled, client: PortalClient, options: PlanOptions, *
         now=now or datetime.now(UTC),
         all_spec_names=names,
     )
+    notes = tuple(
+        f"job {j.job_id} `{j.name}`: its submission parameters could not be read ({why}); "
+        "it is left alone (never cancelled) until they can be"
+        for j, why in unreadable
+    )
     return replace(
         plan,
+        notes=plan.notes + notes,
         created_at=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
         scowspec_version=__version__,
         portal_url=client.settings.url,

@@ -2,26 +2,36 @@
 
 Retries: reads retry on dropped connections and on 429/502/503/504, with backoff. A submit is
 never retried blindly (its outcome may be unknown): only a 429, which says "not processed".
+The portal's generation is probed once per client (`profile()`); what differs is in `portal/profile.py`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import posixpath
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import requests
 
 from scowspec import __version__
 from scowspec.compile.resolve import AssetKind, Partition
-from scowspec.errors import AuthError, NotFoundError, PortalError, TransportError
+from scowspec.errors import AuthError, ConflictError, ForbiddenError, NotFoundError, PortalError, TransportError
 from scowspec.model.spec import Scope
+from scowspec.portal.profile import Profile, generation_from_openapi, profile_of
 from scowspec.portal.settings import PortalSettings
 from scowspec.portal.types import RemoteJob
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 PAGE_SIZE = 200
+MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024  # status and report read logs, never checkpoints
+TOKEN_HINT = (
+    "a SCOW login token (the SCOW_USER cookie) expires after 1 h without use by default: log in again, or use the "
+    "portal's API secret with SCOWSPEC_USER (see README, 'On a real portal')"
+)
 
 
 class PortalClient:
@@ -40,6 +50,9 @@ class PortalClient:
         # Catalog answers do not change during one run; many specs share a partition and a model.
         self._partitions: dict[tuple[str, str, str], Partition] = {}
         self._versions: dict[tuple[AssetKind, str, str, str, Scope], int] = {}
+        self._profile: Profile | None = None
+        self._homes: dict[str, str] = {}
+        self._probe_lock = threading.Lock()
 
     def close(self) -> None:
         self._session.close()
@@ -73,7 +86,10 @@ class PortalClient:
                     time.sleep(self.backoff_s * 2 ** (attempt - 1))
                     continue
                 kind = "timed out" if isinstance(exc, requests.Timeout) else "failed"
-                raise TransportError(f"{method} {path} {kind}: {type(exc).__name__}") from None
+                raise TransportError(
+                    f"{method} {url} {kind}: {type(exc).__name__}",
+                    hint="check that the portal is reachable from here and that portal_url is right",
+                ) from None
             if resp.status_code in retry_statuses and attempt < self.retries:
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
                 continue
@@ -88,25 +104,11 @@ class PortalClient:
                 return resp.json()
             except ValueError:
                 raise PortalError(
-                    f"{method} {path}: the portal answered {resp.status_code} with no JSON", status=resp.status_code
+                    f"{method} {path}: the portal answered {resp.status_code} with no JSON ({_kind_of(resp)})",
+                    status=resp.status_code,
+                    hint="is portal_url the AI portal's base URL, e.g. https://host/ai?",
                 ) from None
-        try:
-            err = resp.json()
-        except ValueError:
-            err = {}
-        message = str(err.get("message") or resp.reason or "error") if isinstance(err, dict) else str(err)
-        code = str(err.get("code", "")) if isinstance(err, dict) else ""
-        text = f"{method} {path}: {resp.status_code} {code}: {message}".replace(":  :", ":")
-        if resp.status_code in (401, 403):
-            raise AuthError(
-                text,
-                status=resp.status_code,
-                code=code,
-                hint="check SCOWSPEC_TOKEN (and SCOWSPEC_USER with an API secret)",
-            )
-        if resp.status_code == 404:
-            raise NotFoundError(text, status=resp.status_code, code=code)
-        raise PortalError(text, status=resp.status_code, code=code)
+        raise error_of(method, path, resp)
 
     # -- calls -----------------------------------------------------------------------------
     def list_jobs(self, cluster: str) -> list[RemoteJob]:
@@ -173,36 +175,207 @@ class PortalClient:
         pods = got.get("pods", []) if isinstance(got, dict) else []
         return [p for p in pods if isinstance(p, dict)]
 
-    def pod_log(self, job: RemoteJob, pod_id: str, rows: int = 1000) -> list[str]:
-        """A pod's log lines, read from the portal's event stream (`data: {"log": ...}` lines)."""
-        url = f"{self.settings.url}/api/jobs/podLogs/{pod_id}"
+    def pod_log(self, job: RemoteJob, pod_id: str, rows: int = 0) -> list[str]:
+        """A pod's log now (its last `rows` lines when rows > 0), in bounded time.
+
+        The portal's stream never ends while the pod exists, but its first event holds the whole log (or the
+        rowLimit tail): read that one event and hang up.
+        """
+        for chunk in self.follow_log(job, pod_id, rows):
+            return chunk
+        return []
+
+    def follow_log(
+        self, job: RemoteJob, pod_id: str, rows: int = 0, *, idle_s: float | None = None
+    ) -> Iterator[list[str]]:
+        """The pod's log as it grows: the first event, then each new one, until the stream ends (the pod is gone).
+
+        With `idle_s`, a quiet stream yields an empty list every `idle_s` seconds, so the caller can look at the
+        job's state and stop; without it, a stream quiet for the read timeout ends the iteration.
+        """
+        route = f"/jobs/podLogs/{pod_id}"
+        url = f"{self.settings.url}/api{route}"
+        params: dict[str, str | int] = {"cluster": job.cluster}
+        if rows > 0:
+            params["rowLimit"] = rows
+        read_timeout = idle_s if idle_s is not None else self.settings.timeout_s
         self.requests_made += 1
         try:
-            params: dict[str, str | int] = {"cluster": job.cluster, "rowLimit": rows}
             resp = self._session.get(
-                url, params=params, stream=True, timeout=(min(5.0, self.settings.timeout_s), self.settings.timeout_s)
+                url, params=params, stream=True, timeout=(min(5.0, self.settings.timeout_s), read_timeout)
             )
         except requests.RequestException as exc:
-            raise TransportError(f"GET /jobs/podLogs/{pod_id} failed: {type(exc).__name__}") from None
-        if resp.status_code != 200:
-            self._answer("GET", f"/jobs/podLogs/{pod_id}", resp)
-        lines: list[str] = []
+            raise TransportError(f"GET {url} failed: {type(exc).__name__}") from None
         with resp:
-            for raw in resp.iter_lines(decode_unicode=True):
-                if raw and raw.startswith("data:"):
+            if resp.status_code != 200:
+                raise error_of("GET", route, resp)
+            lines = resp.iter_lines(decode_unicode=True)
+            event = ""
+            while True:
+                try:
+                    raw = next(lines)
+                except StopIteration:
+                    return
+                except requests.RequestException as exc:  # read timeout or dropped stream
+                    if idle_s is not None and _is_timeout(exc):
+                        yield []
+                        continue
+                    if _is_timeout(exc):
+                        return
+                    raise TransportError(f"GET {url}: the log stream broke off ({type(exc).__name__})") from None
+                if raw is None:
+                    continue
+                if raw.startswith("event:"):
+                    event = raw[6:].strip()
+                elif raw.startswith("data:"):
+                    text = raw[5:].strip()
+                    if event == "error":
+                        raise PortalError(f"GET {route}: the portal's log stream reported an error: {text}")
                     try:
-                        event = json.loads(raw[5:].strip())
+                        got = json.loads(text)
                     except ValueError:
                         continue
-                    if isinstance(event, dict) and "log" in event:
-                        lines += str(event["log"]).splitlines() or [""]
-        return lines
+                    if isinstance(got, dict) and "log" in got:
+                        yield str(got["log"]).splitlines()
+                elif raw == "":
+                    event = ""
 
     def tensorboard_url(self, job: RemoteJob) -> str:
+        """The portal's proxy address of a job's TensorBoard; "" until it has a node and a port.
+
+        `tensorBoardInfo` is always in the answer, `{node: "", port: 0}` without (or before) a TensorBoard.
+        """
         info = self.job_detail(job).get("tensorBoardInfo")
-        if not isinstance(info, dict) or "node" not in info:
+        if not isinstance(info, dict):
             return ""
-        return f"{self.settings.url}/api/proxy/{job.cluster}/absolute/{info['node']}/{info['port']}/"
+        node, port = info.get("node"), info.get("port")
+        if not node or not isinstance(port, int) or port <= 0:
+            return ""
+        return f"{self.settings.url}/api/proxy/{job.cluster}/absolute/{node}/{port}/"
+
+    # -- Generation, identity, catalog of the portal ----------------------------------------------
+    def profile(self) -> Profile:
+        """The portal's generation: `portal_version` from scowspec.yaml, else probed once (GET /api/openapi.json)."""
+        with self._probe_lock:
+            if self._profile is None:
+                generation = self.settings.generation
+                if generation is None:
+                    try:
+                        doc = self._request("GET", "/openapi.json")
+                    except NotFoundError:
+                        doc = None
+                    except PortalError as exc:
+                        if exc.status is None or exc.status >= 500:
+                            raise
+                        doc = None
+                    generation = generation_from_openapi(doc)
+                    if generation is None:
+                        raise PortalError(
+                            f"{self.settings.url} does not look like a SCOW-AI portal: "
+                            f"GET {self.settings.url}/api/openapi.json is not SCOW-AI's API description",
+                            hint="portal_url must be the AI portal's base URL, e.g. https://scow.example.edu.cn/ai; "
+                            "or set portal_version: 0.5.4|main in scowspec.yaml to skip this check",
+                        )
+                self._profile = profile_of(generation)
+            return self._profile
+
+    def user_id(self) -> str:
+        got = self._request("GET", "/auth/userInfo")
+        user = got.get("user", {}) if isinstance(got, dict) else {}
+        return str(user.get("identityId", "")) if isinstance(user, dict) else ""
+
+    def accounts_and_clusters(self) -> dict[str, list[str]]:
+        got = self._request("GET", "/apps/accountsAndClusters")
+        found = got.get("accountClusters", {}) if isinstance(got, dict) else {}
+        return {str(k): [str(c) for c in v] for k, v in found.items() if isinstance(v, list)}
+
+    def max_running_hours(self, cluster: str) -> int | None:
+        """The cluster's train time limit in hours, as the portal's generation publishes it (None: no limit)."""
+        if self.profile().max_time_per_cluster:
+            got = self._request("GET", "/config/scowCluster")
+            conf = got.get(cluster, {}) if isinstance(got, dict) else {}
+            ai = conf.get("ai", {}) if isinstance(conf, dict) else {}
+            train = ai.get("train", {}) if isinstance(ai, dict) else {}
+            hours = train.get("maxRunningTimeHours") if isinstance(train, dict) else None
+        else:
+            got = self._request("GET", "/config")
+            hours = got.get("MAX_JOB_RUNNING_TIME_HOURS") if isinstance(got, dict) else None
+        return int(hours) if isinstance(hours, int | float) and not isinstance(hours, bool) and hours > 0 else None
+
+    def images(self) -> list[dict[str, Any]]:
+        got = self._request("GET", "/images")
+        items = got.get("items", []) if isinstance(got, dict) else []
+        return [i for i in items if isinstance(i, dict)]
+
+    # -- Files (apps/ai route/file.ts): paths travel in the query or body, never in the URL path --------
+    def home_dir(self, cluster: str) -> str:
+        if cluster not in self._homes:
+            got = self._request("GET", "/file/homeDir", params={"clusterId": cluster})
+            path = got.get("path") if isinstance(got, dict) else None
+            if not isinstance(path, str) or not path.startswith("/"):
+                raise PortalError(f"GET /file/homeDir: the portal gave no home folder for cluster `{cluster}`")
+            self._homes[cluster] = path.rstrip("/") or "/"
+        return self._homes[cluster]
+
+    def exists(self, cluster: str, path: str) -> bool:
+        got = self._request("GET", "/file/checkExist", params={"clusterId": cluster, "path": path})
+        return bool(got.get("exists")) if isinstance(got, dict) else False
+
+    def mkdir(self, cluster: str, path: str) -> None:
+        """One folder; ConflictError (409) when it exists. Not retried blindly: a lost answer may hide a success."""
+        self._request(
+            "POST",
+            "/file/mkdir",
+            body={"clusterId": cluster, "path": path},
+            retry_statuses=frozenset({429}),
+            retry_transport=False,
+        )
+
+    def ensure_dir(self, cluster: str, path: str) -> bool:
+        """Make `path` and its missing parents (below the home folder); True when anything was made."""
+        home = self.home_dir(cluster)
+        missing: list[str] = []
+        here = posixpath.normpath(path)
+        while here not in ("/", home) and not self.exists(cluster, here):
+            missing.append(here)
+            here = posixpath.dirname(here)
+        for folder in reversed(missing):
+            with contextlib.suppress(ConflictError):  # made meanwhile (another apply): what we wanted
+                self.mkdir(cluster, folder)
+        return bool(missing)
+
+    def list_directory(self, cluster: str, path: str) -> list[dict[str, Any]]:
+        got = self._request("GET", "/file/listDirectory", params={"clusterId": cluster, "path": path})
+        return [e for e in got if isinstance(e, dict)] if isinstance(got, list) else []
+
+    def delete(self, cluster: str, path: str, *, folder: bool) -> None:
+        self._request(
+            "POST", "/file/delete", body={"clusterId": cluster, "target": "DIR" if folder else "FILE", "path": path}
+        )
+
+    def download(self, cluster: str, path: str, *, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
+        """A file's bytes (a growing file: what it held when the read began)."""
+        route = "/file/download"
+        url = f"{self.settings.url}/api{route}"
+        self.requests_made += 1
+        try:
+            resp = self._session.get(
+                url,
+                params={"clusterId": cluster, "path": path, "download": "false"},
+                stream=True,
+                timeout=(min(5.0, self.settings.timeout_s), self.settings.timeout_s),
+            )
+            with resp:
+                if resp.status_code != 200:
+                    raise error_of("GET", route, resp)
+                data = b""
+                for chunk in resp.iter_content(64 * 1024):
+                    data += chunk
+                    if len(data) > limit:
+                        raise PortalError(f"GET {route}: {path} is larger than {limit // (1024 * 1024)} MiB")
+                return data
+        except requests.RequestException as exc:
+            raise TransportError(f"GET {url} ({path}) failed: {type(exc).__name__}") from None
 
     # -- Catalog (compile.resolve) --------------------------------------------------------------
     def partition(self, cluster: str, account: str, name: str) -> Partition:
@@ -252,3 +425,75 @@ class PortalClient:
             raise NotFoundError(f"{kind.value} `{name}` has no version `{version}` (versions: {known})")
         newest = max(found, key=lambda v: (str(v.get("createTime", "")), int(v["id"])))
         return int(newest["id"])
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, requests.Timeout) or "timed out" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _kind_of(resp: requests.Response) -> str:
+    kind = resp.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+    if "html" in kind:
+        return "an HTML page: a proxy, a login page or a wrong URL"
+    return f"{kind}, {len(resp.content)} bytes" if resp.content else "an empty body"
+
+
+def error_of(method: str, path: str, resp: requests.Response) -> PortalError:
+    """A portal error answer as one typed error whose message says what the portal said.
+
+    trpc-to-openapi's body: `{message, code, data: {detailedError?}, issues?}`; zod failures carry `issues`.
+    401 is the token; 403 is this account, partition, asset or path, never the token.
+    """
+    try:
+        err = resp.json()
+    except ValueError:
+        err = None
+    status = resp.status_code
+    if not isinstance(err, dict):
+        return PortalError(
+            f"{method} {path}: {status} {resp.reason or ''}, with {_kind_of(resp)}".replace("  ", " "),
+            status=status,
+            hint="is portal_url the AI portal's base URL, e.g. https://host/ai?",
+        )
+    message = str(err.get("message") or resp.reason or "error")
+    code = str(err.get("code", ""))
+    issues = err.get("issues")
+    if isinstance(issues, list) and issues:
+        message += ": " + "; ".join(_issue_text(i) for i in issues[:10])
+    data = err.get("data")
+    detail = data.get("detailedError") if isinstance(data, dict) else None
+    detail = detail if isinstance(detail, dict) else err.get("detailedError")
+    kind = str(detail.get("type", "")) if isinstance(detail, dict) else ""
+    text = f"{method} {path}: {status} {code}: {message}".replace(":  :", ":").replace(" :", ":")
+    if kind:
+        text += f" ({kind})"
+    if status == 401:
+        return AuthError(
+            f"{method} {path}: the portal refused SCOWSPEC_TOKEN (401): it is wrong or has expired",
+            status=status,
+            code=code,
+            hint=TOKEN_HINT,
+        )
+    if status == 403:
+        return ForbiddenError(
+            text, status=status, code=code, hint="the token works: check the account, partition, asset or path"
+        )
+    if status == 404:
+        return NotFoundError(text, status=status, code=code)
+    if status == 409:
+        return ConflictError(text, status=status, code=code)
+    return PortalError(text, status=status, code=code)
+
+
+def _issue_text(issue: Any) -> str:
+    if not isinstance(issue, dict):
+        return str(issue)
+    where = (
+        ".".join(str(p) for p in issue.get("path", []) if p is not None) if isinstance(issue.get("path"), list) else ""
+    )
+    return f"{where}: {issue.get('message', 'invalid')}" if where else str(issue.get("message", "invalid"))

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from scowspec.errors import ConfigError
+from scowspec.portal.profile import Generation
 
 ENV_URL = "SCOWSPEC_PORTAL_URL"
 ENV_TOKEN = "SCOWSPEC_TOKEN"
@@ -20,9 +21,13 @@ class PortalSettings:
     token: str = field(repr=False)  # never printed, logged or saved
     user: str = ""
     timeout_s: float = 30.0
+    # `portal_version` from scowspec.yaml: skips the probe. None: probe `GET /api/openapi.json` once per run.
+    generation: Generation | None = None
 
 
-def from_env(project_url: str | None, environ: Mapping[str, str] | None = None) -> PortalSettings:
+def from_env(
+    project_url: str | None, environ: Mapping[str, str] | None = None, generation: Generation | None = None
+) -> PortalSettings:
     env = os.environ if environ is None else environ
     url = env.get(ENV_URL) or project_url
     if not url:
@@ -37,4 +42,4 @@ def from_env(project_url: str | None, environ: Mapping[str, str] | None = None) 
         timeout = float(env.get(ENV_TIMEOUT, "30"))
     except ValueError as exc:
         raise ConfigError(f"{ENV_TIMEOUT} must be a number of seconds") from exc
-    return PortalSettings(url.rstrip("/"), token, env.get(ENV_USER, ""), timeout)
+    return PortalSettings(url.rstrip("/"), token, env.get(ENV_USER, ""), timeout, generation)

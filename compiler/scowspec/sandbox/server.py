@@ -1,6 +1,11 @@
 """The sandbox HTTP server: SCOW-AI's REST routes under /ai/api, plus /_sandbox admin routes for faults.
 
-Error bodies follow trpc-to-openapi: `{"message", "code", "issues"?}` with the tRPC code's HTTP status.
+Error bodies follow trpc-to-openapi: `{"message", "code", "data": {"detailedError"?}, "issues"?}` with the tRPC
+code's HTTP status. One server speaks one portal generation (`--portal 0.5.4|main`): what differs is read from its
+Profile (`portal/profile.py`), which scowspec's client follows too. Faithful where the real portal is unkind:
+second-resolution job folders that collide, log streams that never end while the pod exists, mount sources that
+must exist, 500 on cancelling a finished or unknown job, `tensorBoardInfo` always present, several nodes without a
+framework silently becoming MPI, login tokens that expire when idle.
 """
 
 from __future__ import annotations
@@ -10,14 +15,17 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from scowspec.sandbox import checks
+from scowspec.portal.profile import PROFILES, Generation, Profile
+from scowspec.sandbox import checks, files, openapi
 from scowspec.sandbox.checks import Rejected
+from scowspec.sandbox.files import Raw
 from scowspec.sandbox.store import Clock, Store
 
 BASE = "/ai/api"
@@ -50,25 +58,53 @@ def load_seed() -> dict[str, Any]:
 
 
 class Portal:
-    """Routing and state; one per server."""
+    """Routing and state; one per server, speaking one portal generation (its Profile)."""
 
-    def __init__(self, store: Store, seed: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        seed: dict[str, Any] | None = None,
+        profile: Profile = PROFILES[Generation.MAIN],
+        token_idle_s: float | None = None,
+    ) -> None:
         self.store = store
         self.seed = seed or load_seed()
+        self.profile = profile
         self.faults = Faults()
         self.requests: Counter[str] = Counter()
+        self.closing = threading.Event()
+        self.token_idle_s = float(self.seed["token_idle_seconds"] if token_idle_s is None else token_idle_s)
+        self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._submit_lock = threading.Lock()
+        for user in self.seed["users"]:
+            self.store.put(user["id"], user["home"], "DIR")
+            for path, content in self.seed.get("files", {}).get(user["id"], {}).items():
+                self.store.put(user["id"], path, "FILE", content.encode("utf-8"))
+            for kind in ("models", "datasets"):
+                for asset in self.seed[kind]:
+                    for v in asset["versions"]:
+                        self.store.put(user["id"], v["path"], "DIR")
 
     # -- auth ----------------------------------------------------------------------------
     def user(self, headers: Any) -> dict[str, Any]:
-        token = headers.get("x-scow-api-auth-token") or _cookie(headers.get("cookie", ""), "SCOW_USER")
+        token = (headers.get("x-scow-api-auth-token") or "").strip() or _cookie(headers.get("cookie", ""), "SCOW_USER")
         if token and token == self.seed["api_secret"]:
             uid = headers.get("x-scow-user-id", "")
             found = [u for u in self.seed["users"] if u["id"] == uid]
             if found:
                 return dict(found[0])
+            raise Rejected(401, "UNAUTHORIZED", "UNAUTHORIZED")
         for u in self.seed["users"]:
             if token and u["token"] == token:
+                # A login token lives in Redis with a sliding TTL (auth's tokenTimeoutSeconds, 1 h by default).
+                now = time.monotonic()
+                with self._lock:
+                    last = self._seen.get(token, now)
+                    if now - last > self.token_idle_s:
+                        self._seen[token] = float("-inf")  # gone from Redis: never valid again
+                        break
+                    self._seen[token] = now
                 return dict(u)
         raise Rejected(401, "UNAUTHORIZED", "UNAUTHORIZED")
 
@@ -79,9 +115,13 @@ class Portal:
         if not path.startswith(BASE + "/"):
             raise Rejected(404, "NOT_FOUND", f"No route {path}")
         route = path[len(BASE) :]
+        if method == "GET" and route == "/openapi.json":  # public, like the portal's
+            return 200, openapi.document(self.profile)
         user = self.user(headers)
         if method == "GET" and route == "/auth/userInfo":
             return 200, {"user": {"identityId": user["id"], "name": user["id"], "token": "***"}}
+        if route.startswith("/file/"):
+            return 200, files.route(self.store, user, method, route, query, body)
         if method == "POST" and route == "/appSessions/list":
             return 200, self.list_sessions(user, body)
         if method == "POST" and route == "/jobs":
@@ -90,26 +130,59 @@ class Portal:
             self.cancel(user, int(m.group(1)), query.get("cluster", ""))
             return 200, None
         if (m := re.fullmatch(r"/jobs/(\d+)/submissionParameters", route)) and method == "GET":
-            return 200, self.own_job(user, int(m.group(1)))["body"]
+            return 200, self.submission_parameters(user, int(m.group(1)))
         if (m := re.fullmatch(r"/jobs/pods/(\d+)", route)) and method == "GET":
             return 200, self.pods(user, int(m.group(1)))
+        if (m := re.fullmatch(r"/jobs/podLogs/download/(\d+)-(worker|master)-(\d+)", route)) and method == "GET":
+            return 200, Raw(
+                "".join(f"{line}\n" for line in self.pod_log(user, int(m.group(1)), int(m.group(3)))).encode()
+            )
         if (m := re.fullmatch(r"/jobs/podLogs/(\d+)-(worker|master)-(\d+)", route)) and method == "GET":
-            return 200, SSE(self.pod_log(user, int(m.group(1)), int(m.group(3))))
+            job_id, index = int(m.group(1)), int(m.group(3))
+            rows = int(query.get("rowLimit") or 0)
+            return 200, LogStream(self, user, job_id, index, rows)
         if method == "GET" and route == "/appSession":
             return 200, self.detail(user, int(query.get("jobId", "0")))
         if method == "GET" and route == "/config/cluster/availablePartitions":
             return 200, self.partitions(user, query)
+        if method == "GET" and route == "/config/scowCluster":
+            return 200, self.scow_clusters()
+        if method == "GET" and route == "/config":
+            return 200, self.public_config()
         if method == "GET" and route == "/apps/accountsAndClusters":
             return 200, {"accountClusters": {a: list(self.seed["clusters"]) for a in user["accounts"]}}
+        if method == "GET" and route == "/images":
+            return 200, self.images(user)
         if (m := re.fullmatch(r"/(models|datasets)", route)) and method == "GET":
             return 200, self.assets(user, m.group(1), query)
         if (m := re.fullmatch(r"/(models|datasets)/(\d+)/versions", route)) and method == "GET":
             return 200, self.versions(user, m.group(1), int(m.group(2)))
         raise Rejected(404, "NOT_FOUND", f"No route {method} {route}")
 
+    def max_hours(self, cluster: str) -> int:
+        # main: clusters[id].ai.train.maxRunningTimeHours; 0.5.4: the global aiConfig.maxJobRunningTimeHours.
+        if self.profile.max_time_per_cluster:
+            return int(self.seed["clusters"][cluster].get("maxRunningTimeHours", self.seed["max_running_time_hours"]))
+        return int(self.seed["max_running_time_hours"])
+
+    def scow_clusters(self) -> dict[str, Any]:
+        ai: dict[str, Any] = {"devHost": {"enabled": False}, "clusterPublicPath": "/data/public"}
+        if self.profile.max_time_per_cluster:
+            out = {}
+            for cid in self.seed["clusters"]:
+                out[cid] = {"scowdEnabled": True, "ai": {**ai, "train": {"maxRunningTimeHours": self.max_hours(cid)}}}
+            return out
+        return {cid: {"scowdEnabled": True, "ai": ai} for cid in self.seed["clusters"]}
+
+    def public_config(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"CLUSTERS": [{"id": cid, "name": cid} for cid in self.seed["clusters"]]}
+        if not self.profile.max_time_per_cluster:
+            out["MAX_JOB_RUNNING_TIME_HOURS"] = self.seed["max_running_time_hours"]
+        return out
+
     def list_sessions(self, user: dict[str, Any], body: Any) -> dict[str, Any]:
         if not isinstance(body, dict) or "clusterId" not in body:
-            raise checks.bad("clusterId: Required")
+            raise checks.bad("Input validation failed", {"issues": [{"path": ["clusterId"], "message": "Required"}]})
         jobs = self.store.jobs(user["id"], body["clusterId"])
         running = body.get("isRunning")
         if running == "true":
@@ -130,7 +203,7 @@ class Portal:
             raise Rejected(
                 403,
                 "FORBIDDEN",
-                f"Account {body['account']} is not available for user {user['id']}",
+                f"User {user['id']} is not available in account {body['account']}",
                 {"type": "account_user_not_available", "userId": user["id"], "accountName": body["account"]},
             )
         parts = {p["name"]: p for p in self.seed["clusters"][body["clusterId"]]["partitions"]}
@@ -147,14 +220,44 @@ class Portal:
                     "partitionName": body.get("partition"),
                 },
             )
-        checks.submit(body, user["home"], int(self.seed["max_running_time_hours"]))
+        checks.submit(body, user["home"], self.max_hours(body["clusterId"]), self.profile, self.seed["harbor"])
+        if body.get("image") is not None and not any(i["id"] == body["image"] for i in self.seed["images"]):
+            raise Rejected(404, "NOT_FOUND", f"Image {body['image']} is not found")
+        for mp in body.get("mountPoints", []):
+            # scowdJobDriver stats every mount source before the job exists (getFileMetadata).
+            if self.store.file(user["id"], mp["path"]) is None:
+                raise Rejected(404, "NOT_FOUND", f"5 NOT_FOUND: {mp['path']} does not exist")
         if body.get("gpuCount", 0) > part.get("maxAcceleratorsPerPod", 8):
             raise Rejected(500, "INTERNAL_SERVER_ERROR", "Submit train job failed, MAX_ACCELERATORS_PER_POD_LIMIT")
         for kind in ("models", "datasets"):
             for ref in body.get(kind, []):
                 self._accessible(user, kind, ref)
-        job_id = self.store.add(user["id"], body["clusterId"], body["trainJobName"], body)
-        return {"jobId": job_id}
+        stored = dict(body)
+        if int(body["nodeCount"]) > 1 and not body.get("framework"):
+            # The K8s adapter's SetEnv default branch: no framework on several nodes becomes an MPI job.
+            stored["framework"] = "mpi"
+        return {"jobId": self._create(user, stored)}
+
+    def _create(self, user: dict[str, Any], body: dict[str, Any]) -> int:
+        """The driver's folder logic: `{cluster}-job-YYYYMMDD-HHmmss`, one-second resolution, no suffix.
+
+        A second submit in the same second reuses the folder: entry.sh and session.json are overwritten and
+        the first job's entry in total_sessions.json is replaced, so no list shows it any more; a job whose
+        pod has not started yet then runs the newer command.
+        """
+        uid, cluster = user["id"], body["clusterId"]
+        with self._submit_lock:
+            session = f"{cluster}-job-{time.strftime('%Y%m%d-%H%M%S', time.localtime())}"
+            for older in self.store.listed_with_session(uid, cluster, session):
+                self.store.unlist(older)
+                old = self.store.job(older)
+                if old is not None and old["state"] == "PENDING":
+                    self.store.replace_body(older, {**old["body"], "command": body["command"]})
+            job_dir = f"{user['home']}/scow/ai/appData/{session}"
+            self.store.put(uid, job_dir + "/entry.sh", "FILE", str(body["command"]).encode("utf-8"))
+            job_id = self.store.add(uid, cluster, str(body["trainJobName"]), body, session)
+            self.store.put(uid, f"{job_dir}/{job_id}-input.json", "FILE", json.dumps(body).encode("utf-8"))
+        return job_id
 
     def _accessible(self, user: dict[str, Any], kind: str, ref: Any) -> None:
         for asset in self.seed[kind]:
@@ -172,11 +275,24 @@ class Portal:
             raise Rejected(404, "NOT_FOUND", f"Job {job_id} is not found")
         return job
 
-    def cancel(self, user: dict[str, Any], job_id: int, cluster: str) -> None:
+    def submission_parameters(self, user: dict[str, Any], job_id: int) -> dict[str, Any]:
+        """The submit record, `{jobId}-input.json` in the job folder; a job with none (made before the portal
+        kept records, or by other means) answers 404, as the portal's fallback does."""
         job = self.own_job(user, job_id)
-        if job["cluster"] != cluster:
-            raise Rejected(404, "NOT_FOUND", f"Job {job_id} is not found on cluster {cluster}")
-        if job["state"] not in FINISHED:
+        record = self.store.file(user["id"], f"{user['home']}/scow/ai/appData/{job['sessionId']}/{job_id}-input.json")
+        if record is None:
+            raise Rejected(404, "NOT_FOUND", f"The submission parameters of job {job_id} are not found")
+        body: dict[str, Any] = json.loads(bytes(record["content"]))
+        return body
+
+    def cancel(self, user: dict[str, Any], job_id: int, cluster: str) -> None:
+        """The adapter's CancelJob, uncaught by the web route: its gRPC errors arrive as 500."""
+        job = self.store.job(job_id)
+        if job is None or job["user"] != user["id"] or job["cluster"] != cluster:
+            raise Rejected(500, "INTERNAL_SERVER_ERROR", f"5 NOT_FOUND: JOB_NOT_FOUND: job {job_id} not found")
+        if job["state"] in ("COMPLETED", "TIMEOUT"):
+            raise Rejected(500, "INTERNAL_SERVER_ERROR", f"13 INTERNAL: JOB_COMPLETED: job {job_id} is completed")
+        if job["state"] not in FINISHED:  # FAILED/CANCELED: cleanup only, 200
             self.store.force_state(job_id, "CANCELED")
 
     def pods(self, user: dict[str, Any], job_id: int) -> dict[str, Any]:
@@ -190,18 +306,28 @@ class Portal:
         }
 
     def pod_log(self, user: dict[str, Any], job_id: int, index: int) -> list[str]:
-        """A made-up but plausible log: what the entry script would print first."""
+        """A made-up but plausible log: what the entry script prints first, then one line a second while RUNNING."""
         job = self.own_job(user, job_id)
         first = str(job["body"].get("command", "")).splitlines()[:1]
-        return [
+        lines = [
             f"[sandbox] pod {index} of job {job_id} ({job['jobName']}) is {job['state']}",
             f"[sandbox] entry.sh: {first[0] if first else '(empty command)'}",
             "scowspec: configs written to $WORK_DIR/" + job["jobName"] + "/config",
         ]
+        started = job["submitted"] + self.store.clock.pending_s
+        ran = (job["ended"] or time.time()) - started
+        lines += [f"[sandbox] training step {i + 1}" for i in range(max(0, int(ran)))]
+        return lines
+
+    def pod_alive(self, job_id: int) -> bool:
+        job = self.store.job(job_id)
+        return job is not None and job["state"] not in FINISHED and not self.closing.is_set()
 
     def detail(self, user: dict[str, Any], job_id: int) -> dict[str, Any]:
         job = self.own_job(user, job_id)
         out = {**_session(job), "account": job["body"].get("account"), "qos": job["body"].get("qos")}
+        # Always present (job.go GetJobById); node and port only once the TensorBoard service has its NodePort.
+        out["tensorBoardInfo"] = {"node": "", "port": 0}
         if job["body"].get("tensorBoardDataPath") and job["state"] == "RUNNING":
             out["tensorBoardInfo"] = {"node": "node-1", "port": 30000 + job_id % 1000}
         return out
@@ -215,6 +341,10 @@ class Portal:
         return [
             dict(p, idleCores=p["cores"], idleGpus=p["gpus"], acceleratorDescriptions=[]) for p in cluster["partitions"]
         ]
+
+    def images(self, user: dict[str, Any]) -> dict[str, Any]:
+        items = [i for i in self.seed["images"] if i["shared"] or i["owner"] == user["id"]]
+        return {"items": items, "count": len(items)}
 
     def assets(self, user: dict[str, Any], kind: str, query: dict[str, str]) -> dict[str, Any]:
         public = query.get("isPublic") == "true"
@@ -247,8 +377,28 @@ class Portal:
         raise Rejected(404, "NOT_FOUND", f"No admin route {method} {path}")
 
 
-class SSE(list[str]):
-    """Lines to send as a text/event-stream, the way the portal streams pod logs."""
+@dataclass
+class LogStream:
+    """`GET /jobs/podLogs/{podId}`: the whole log (or its rowLimit tail) as a first event, then new lines as they
+    come, and no end while the pod exists (the adapter polls every 5 s forever)."""
+
+    portal: Portal
+    user: dict[str, Any]
+    job_id: int
+    index: int
+    rows: int
+    poll_s: float = 0.2
+
+    def events(self) -> Iterator[str]:
+        lines = self.portal.pod_log(self.user, self.job_id, self.index)
+        sent = len(lines)
+        yield "\n".join(lines[-self.rows :] if self.rows > 0 else lines)
+        while self.portal.pod_alive(self.job_id):
+            time.sleep(self.poll_s)
+            lines = self.portal.pod_log(self.user, self.job_id, self.index)
+            if len(lines) > sent:
+                yield "\n".join(lines[sent:])
+                sent = len(lines)
 
 
 def _session(job: dict[str, Any]) -> dict[str, Any]:
@@ -276,6 +426,20 @@ def _session(job: dict[str, Any]) -> dict[str, Any]:
         "nodesReq": body.get("nodeCount", 1),
         "nodesAlloc": body.get("nodeCount", 1),
     }
+
+
+def _error_body(rej: Rejected, route: str) -> dict[str, Any]:
+    """trpc-to-openapi's error shape: detailedError under `data`, zod's `issues` at the top."""
+    data: dict[str, Any] = {"code": rej.code, "httpStatus": rej.status, "path": route}
+    err: dict[str, Any] = {"message": rej.message, "code": rej.code, "data": data}
+    if rej.detailed:
+        issues = rej.detailed.get("issues")
+        if issues is not None:
+            err["issues"] = issues
+        rest = {k: v for k, v in rej.detailed.items() if k != "issues"}
+        if rest:
+            data["detailedError"] = rest
+    return err
 
 
 def _cookie(header: str, name: str) -> str:
@@ -320,26 +484,37 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             status, out = portal.handle(self.command, url.path, query, body, self.headers)
         except Rejected as rej:
-            err: dict[str, Any] = {"message": rej.message, "code": rej.code}
-            if rej.detailed:
-                err["detailedError"] = rej.detailed
-                if "issues" in rej.detailed:
-                    err["issues"] = rej.detailed["issues"]
-            self._send(rej.status, err)
+            self._send(rej.status, _error_body(rej, route))
             return
         if route == "POST /jobs" and portal.faults.take("lose_next_submit", route):
             # Accepted and stored, but the answer never arrives.
             self.close_connection = True
             return
+        if isinstance(out, LogStream):
+            self._stream(out)
+            return
         self._send(status, out)
+
+    def _stream(self, stream: LogStream) -> None:
+        """text/event-stream with no length: it ends only when the pod is gone (or the client hangs up)."""
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            for text in stream.events():
+                self.wfile.write(f"data: {json.dumps({'log': text}, ensure_ascii=False)}\n\n".encode())
+                self.wfile.flush()
+        except OSError:  # the client went away
+            return
 
     def _send(self, status: int, body: Any) -> None:
         kind = "application/json"
-        if isinstance(body, SSE):
-            data = "".join(f"data: {json.dumps({'log': line}, ensure_ascii=False)}\n\n" for line in body).encode(
-                "utf-8"
-            )
-            kind = "text/event-stream"
+        if isinstance(body, Raw):
+            data = bytes(body)
+            kind = "text/plain; charset=utf-8"
         else:
             data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
         self.send_response(status)
@@ -359,6 +534,10 @@ class SandboxServer(ThreadingHTTPServer):
         self.portal = portal
         self.verbose = verbose
 
+    def shutdown(self) -> None:
+        self.portal.closing.set()  # open log streams end, as when pods go away
+        super().shutdown()
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that gave up (timeout, dropped connection) is normal here, not a server error.
         if self.verbose:
@@ -371,17 +550,30 @@ class SandboxServer(ThreadingHTTPServer):
 
 
 def make_server(
-    host: str = "127.0.0.1", port: int = 0, state: str = ":memory:", clock: Clock | None = None, verbose: bool = False
+    host: str = "127.0.0.1",
+    port: int = 0,
+    state: str = ":memory:",
+    clock: Clock | None = None,
+    verbose: bool = False,
+    generation: Generation = Generation.MAIN,
+    token_idle_s: float | None = None,
 ) -> SandboxServer:
-    """A sandbox bound to HOST:PORT (port 0 picks a free one), not yet serving."""
-    return SandboxServer(host, port, Portal(Store(state, clock or Clock())), verbose=verbose)
+    """A sandbox bound to HOST:PORT (port 0 picks a free one), not yet serving, speaking one portal generation."""
+    portal = Portal(Store(state, clock or Clock()), profile=PROFILES[generation], token_idle_s=token_idle_s)
+    return SandboxServer(host, port, portal, verbose=verbose)
 
 
 def start(
-    host: str = "127.0.0.1", port: int = 0, state: str = ":memory:", clock: Clock | None = None, verbose: bool = False
+    host: str = "127.0.0.1",
+    port: int = 0,
+    state: str = ":memory:",
+    clock: Clock | None = None,
+    verbose: bool = False,
+    generation: Generation = Generation.MAIN,
+    token_idle_s: float | None = None,
 ) -> SandboxServer:
     """A running sandbox on a background thread."""
-    server = make_server(host, port, state, clock, verbose)
+    server = make_server(host, port, state, clock, verbose, generation, token_idle_s)
     threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="scowspec-sandbox", daemon=True
     ).start()

@@ -84,8 +84,53 @@ def prepare_dataset(ds, data_dir):
     return target
 
 
+def unescape_mount(field):
+    # /proc/self/mountinfo escapes space, tab, newline and backslash as octal (\040 ...).
+    out, i = "", 0
+    while i < len(field):
+        if field[i] == "\\" and field[i + 1 : i + 4].isdigit():
+            out += chr(int(field[i + 1 : i + 4], 8))
+            i += 4
+        else:
+            out += field[i]
+            i += 1
+    return out
+
+
+def mount_point_of(path, mountinfo):
+    """The mount point holding `path`: the longest one that is `path` or a folder above it."""
+    best = "/"
+    with open(mountinfo, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) < 5:
+                continue
+            point = unescape_mount(fields[4])
+            inside = path == point or path.startswith(point.rstrip("/") + "/")
+            if inside and len(point) > len(best):
+                best = point
+    return best
+
+
+def check_on_a_mount(job_dir):
+    # Outputs written to the container's own file system vanish with the pod while the job still reports
+    # COMPLETED (SCOW-AI 0.5.4 mounts only its job folder, not WORK_DIR). Fail now, before any GPU work.
+    mountinfo = os.environ.get("SCOWSPEC_MOUNTINFO", "/proc/self/mountinfo")
+    if not os.path.exists(mountinfo):
+        return  # not Linux: nothing to read, nothing to check
+    real = os.path.realpath(job_dir)
+    if mount_point_of(real, mountinfo) == "/":
+        fail(
+            "the job folder {} is not on a mounted volume: the adapter, merged model and logs would be lost "
+            "when the container ends. The portal did not mount WORK_DIR ({}); SCOW-AI 0.5.4 mounts only its own "
+            "job folder, and scowspec adds a work_dir mount there: set `portal_version: 0.5.4` in scowspec.yaml "
+            "if the portal was taken for a newer one.".format(job_dir, os.environ.get("WORK_DIR", "unset"))
+        )
+
+
 def main():
     job_dir, job_file = sys.argv[1], sys.argv[2]
+    check_on_a_mount(job_dir)
     with open(job_file, encoding="utf-8") as f:
         job = json.load(f)
     config_dir = os.path.join(job_dir, "config")
