@@ -71,7 +71,7 @@ def plan(paths: list[Path], request: PlanRequest) -> Planned:
     if not loaded.report.ok:
         return Planned(compile_loaded(loaded, None), None)
     client = connect(loaded)
-    compiled = compile_loaded(loaded, client)
+    compiled = compile_loaded(loaded, client, client)
     if not compiled.report.ok:
         return Planned(compiled, None)
     options, guard = request.options(loaded)

@@ -53,6 +53,9 @@ class Result:
     outcome: Outcome
     message: str
     job_id: int | None = None
+    # False when the portal refused the request itself (a 4xx): applying again fails the same way until the spec
+    # or the portal side is fixed.
+    retryable: bool = True
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,7 @@ def _submit(portal: Portal, journal: Journal, change: Change, stop: threading.Ev
         )
     except PortalError as exc:
         journal.end(name)
-        return Result(change, Outcome.FAILED, exc.message)
+        return Result(change, Outcome.FAILED, _with_hint(exc), retryable=_retryable(exc))
     journal.end(name)
     try:
         problem = _confirm(portal, cluster, name, job_id)
@@ -181,6 +184,14 @@ def _submit(portal: Portal, journal: Journal, change: Change, stop: threading.Ev
     if problem:
         return Result(change, Outcome.FAILED, problem, job_id)
     return Result(change, Outcome.DONE, f"submitted as job {job_id}", job_id)
+
+
+def _retryable(exc: PortalError) -> bool:
+    return exc.status is None or exc.status >= 500 or exc.status == 429
+
+
+def _with_hint(exc: PortalError) -> str:
+    return f"{exc.message} ({exc.hint})" if exc.hint else exc.message
 
 
 def _cancel(portal: Portal, job: RemoteJob) -> str:
@@ -210,11 +221,12 @@ def _run(portal: Portal, journal: Journal, change: Change, stop: threading.Event
             notes.append(_cancel(portal, job))
         if change.action in (Action.SUBMIT, Action.REPLACE):
             result = _submit(portal, journal, change, stop, gate)
-            return Result(change, result.outcome, "; ".join([*notes, result.message]), result.job_id)
+            message = "; ".join([*notes, result.message])
+            return Result(change, result.outcome, message, result.job_id, result.retryable)
     except _Interrupted:
         return Result(change, Outcome.SKIPPED, "; ".join([*notes, "interrupted before the next call"]))
     except PortalError as exc:
-        return Result(change, Outcome.FAILED, "; ".join([*notes, exc.message]))
+        return Result(change, Outcome.FAILED, "; ".join([*notes, exc.message]), retryable=_retryable(exc))
     except ScowspecError as exc:  # the journal could not record the submit: it was not sent
         return Result(change, Outcome.FAILED, "; ".join([*notes, f"not submitted: {exc.message}"]))
     return Result(change, Outcome.DONE, "; ".join(notes))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from scowspec.diagnostics import Diagnostic, JsonPath, Severity
-from scowspec.errors import NotFoundError
+from scowspec.errors import ForbiddenError, NotFoundError
 from scowspec.model.spec import AssetRef, FineTuneSpec, RefKind, Scope
 from scowspec.portal.profile import Profile
 
@@ -89,7 +89,7 @@ def _asset(
         return AssetUse(
             version_id=catalog.version_id(kind, spec.cluster, ref.name, ref.version, ref.scope), private=private
         ), []
-    except NotFoundError as exc:
+    except (NotFoundError, ForbiddenError) as exc:  # 403: the portal says this user may not use it
         return AssetUse(), [_where(spec, (kind.value, "name"), "not-found", exc.message)]
 
 
@@ -109,6 +109,8 @@ def resolve(spec: FineTuneSpec, catalog: Catalog | None, offline: Profile) -> tu
             part = catalog.partition(spec.cluster, spec.account, spec.partition)
         except NotFoundError as exc:
             diags.append(_where(spec, ("partition",), "not-found", exc.message))
+        except ForbiddenError as exc:
+            diags.append(_where(spec, ("account",), "portal-account", exc.message))
     elif need_partition:
         missing = [f for f, v in (("cpus_per_node", res.cpus_per_node), ("memory_mb", res.memory_mb)) if v is None]
         if res.gpus_per_node > 0 and not res.gpu_type:

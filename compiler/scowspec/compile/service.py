@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from scowspec.compile import portal_rules
 from scowspec.compile.payload import CompiledJob, compile_spec
 from scowspec.compile.resolve import Catalog, resolve
 from scowspec.diagnostics import Diagnostic, Report
@@ -39,18 +40,25 @@ def portal_generation(loaded: Loaded) -> Generation | None:
 
 
 def connect(loaded: Loaded) -> PortalClient:
-    return PortalClient(from_env(portal_url(loaded), generation=portal_generation(loaded)))
+    """A client for the project's portal, its generation known (probed once): a wrong base URL is one error
+    here, not one per spec later."""
+    client = PortalClient(from_env(portal_url(loaded), generation=portal_generation(loaded)))
+    client.profile()
+    return client
 
 
-def compile_loaded(loaded: Loaded, catalog: Catalog | None) -> Compiled:
+def compile_loaded(loaded: Loaded, catalog: Catalog | None, facts: portal_rules.PortalFacts | None = None) -> Compiled:
+    """Resolve and compile every spec; with `facts`, the portal's own submit rules are checked too."""
     diags: list[Diagnostic] = list(loaded.report.diagnostics)
     jobs: list[CompiledJob] = []
     offline = profile_of(portal_generation(loaded) or DEFAULT_GENERATION)
     for spec in loaded.specs:
-        facts, problems = resolve(spec, catalog, offline)
-        diags += problems
+        resolved, problems = resolve(spec, catalog, offline)
         if facts is not None:
-            jobs.append(compile_spec(spec, facts))
+            problems += portal_rules.check(spec, facts)
+        diags += problems
+        if resolved is not None and not problems:
+            jobs.append(compile_spec(spec, resolved))
     return Compiled(tuple(jobs), Report.of(diags), loaded)
 
 
@@ -60,6 +68,6 @@ def compile_paths(paths: list[Path], *, offline: bool) -> Compiled:
         return compile_loaded(loaded, None)
     client = connect(loaded)
     try:
-        return compile_loaded(loaded, client)
+        return compile_loaded(loaded, client, client)
     finally:
         client.close()

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import requests
+import urllib3
 
 from scowspec import __version__
 from scowspec.compile.resolve import AssetKind, Partition
@@ -52,6 +53,7 @@ class PortalClient:
         self._versions: dict[tuple[AssetKind, str, str, str, Scope], int] = {}
         self._profile: Profile | None = None
         self._homes: dict[str, str] = {}
+        self._facts: dict[tuple[str, ...], Any] = {}  # plan-time portal facts, asked once per run
         self._probe_lock = threading.Lock()
 
     def close(self) -> None:
@@ -209,22 +211,20 @@ class PortalClient:
         with resp:
             if resp.status_code != 200:
                 raise error_of("GET", route, resp)
-            lines = resp.iter_lines(decode_unicode=True)
+            lines = _stream_lines(resp)
             event = ""
             while True:
                 try:
                     raw = next(lines)
                 except StopIteration:
                     return
-                except requests.RequestException as exc:  # read timeout or dropped stream
+                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                     if idle_s is not None and _is_timeout(exc):
                         yield []
                         continue
                     if _is_timeout(exc):
                         return
                     raise TransportError(f"GET {url}: the log stream broke off ({type(exc).__name__})") from None
-                if raw is None:
-                    continue
                 if raw.startswith("event:"):
                     event = raw[6:].strip()
                 elif raw.startswith("data:"):
@@ -285,12 +285,26 @@ class PortalClient:
         return str(user.get("identityId", "")) if isinstance(user, dict) else ""
 
     def accounts_and_clusters(self) -> dict[str, list[str]]:
+        key = ("accounts",)
+        if key not in self._facts:
+            self._facts[key] = self._accounts_and_clusters()
+        found: dict[str, list[str]] = self._facts[key]
+        return found
+
+    def _accounts_and_clusters(self) -> dict[str, list[str]]:
         got = self._request("GET", "/apps/accountsAndClusters")
         found = got.get("accountClusters", {}) if isinstance(got, dict) else {}
         return {str(k): [str(c) for c in v] for k, v in found.items() if isinstance(v, list)}
 
     def max_running_hours(self, cluster: str) -> int | None:
         """The cluster's train time limit in hours, as the portal's generation publishes it (None: no limit)."""
+        key = ("max-hours", cluster)
+        if key not in self._facts:
+            self._facts[key] = self._max_running_hours(cluster)
+        hours: int | None = self._facts[key]
+        return hours
+
+    def _max_running_hours(self, cluster: str) -> int | None:
         if self.profile().max_time_per_cluster:
             got = self._request("GET", "/config/scowCluster")
             conf = got.get(cluster, {}) if isinstance(got, dict) else {}
@@ -317,9 +331,13 @@ class PortalClient:
             self._homes[cluster] = path.rstrip("/") or "/"
         return self._homes[cluster]
 
-    def exists(self, cluster: str, path: str) -> bool:
-        got = self._request("GET", "/file/checkExist", params={"clusterId": cluster, "path": path})
-        return bool(got.get("exists")) if isinstance(got, dict) else False
+    def exists(self, cluster: str, path: str, *, fresh: bool = False) -> bool:
+        key = ("exists", cluster, path)
+        if fresh or key not in self._facts:
+            got = self._request("GET", "/file/checkExist", params={"clusterId": cluster, "path": path})
+            self._facts[key] = bool(got.get("exists")) if isinstance(got, dict) else False
+        found: bool = self._facts[key]
+        return found
 
     def mkdir(self, cluster: str, path: str) -> None:
         """One folder; ConflictError (409) when it exists. Not retried blindly: a lost answer may hide a success."""
@@ -336,7 +354,7 @@ class PortalClient:
         home = self.home_dir(cluster)
         missing: list[str] = []
         here = posixpath.normpath(path)
-        while here not in ("/", home) and not self.exists(cluster, here):
+        while here not in ("/", home) and not self.exists(cluster, here, fresh=True):
             missing.append(here)
             here = posixpath.dirname(here)
         for folder in reversed(missing):
@@ -425,6 +443,22 @@ class PortalClient:
             raise NotFoundError(f"{kind.value} `{name}` has no version `{version}` (versions: {known})")
         newest = max(found, key=lambda v: (str(v.get("createTime", "")), int(v["id"])))
         return int(newest["id"])
+
+
+def _stream_lines(resp: requests.Response) -> Iterator[str]:
+    """Lines as soon as they arrive. requests' iter_lines waits to fill a 512-byte chunk, which on an event
+    stream that never ends means waiting for lines that may never come."""
+    buffer = b""
+    while True:
+        chunk = resp.raw.read1(64 * 1024)
+        if not chunk:
+            if buffer:
+                yield buffer.decode("utf-8", "replace")
+            return
+        buffer += chunk
+        *complete, buffer = buffer.split(b"\n")
+        for line in complete:
+            yield line.rstrip(b"\r").decode("utf-8", "replace")
 
 
 def _is_timeout(exc: BaseException) -> bool:

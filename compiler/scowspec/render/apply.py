@@ -19,8 +19,10 @@ def line(r: Result) -> str:
 def summary(result: ApplyResult) -> str:
     done, failed, skipped = (len(result.of(o)) for o in (Outcome.DONE, Outcome.FAILED, Outcome.SKIPPED))
     text = f"Apply: {done} done, {failed} failed, {skipped} not started."
-    if failed:
+    if any(r.retryable for r in result.of(Outcome.FAILED)):
         text += " Run `scowspec plan` to see what is left; applying again converges."
+    if any(not r.retryable for r in result.of(Outcome.FAILED)):
+        text += " The portal refused some changes: fix what it named above (spec or portal side); applying again fails the same way until then."
     if result.interrupted:
         text += " Interrupted: calls in flight were finished and recorded."
     return text
@@ -40,6 +42,7 @@ def json_text(result: ApplyResult, exit_code: int) -> str:
                 "cluster": r.change.cluster,
                 "outcome": r.outcome.value,
                 "message": r.message,
+                "retryable": r.retryable,
                 "job_id": r.job_id,
             }
             for r in result.results
