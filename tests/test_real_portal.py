@@ -89,8 +89,8 @@ def test_new_job_missing_from_the_list_is_reported(sandbox: SandboxServer, tmp_p
     payload = json.loads((Path(__file__).parent / "golden" / "qwen25-pku-identity.json").read_text("utf-8"))
 
     class Vanishing:
-        def list_jobs(self, cluster: str) -> list[RemoteJob]:
-            return client.list_jobs(cluster)
+        def list_jobs(self, cluster: str, *, running_only: bool = False) -> list[RemoteJob]:
+            return client.list_jobs(cluster, running_only=running_only)
 
         def submit(self, body: dict[str, object]) -> int:
             job_id = client.submit(body)

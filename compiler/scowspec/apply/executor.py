@@ -32,7 +32,7 @@ SUBMIT_SPACING_S = 1.02
 
 
 class Portal(Protocol):
-    def list_jobs(self, cluster: str) -> list[RemoteJob]: ...
+    def list_jobs(self, cluster: str, *, running_only: bool = False) -> list[RemoteJob]: ...
 
     def submit(self, payload: dict[str, object]) -> int: ...
 
@@ -99,7 +99,9 @@ def _find(portal: Portal, cluster: str, name: str, known: tuple[int, ...]) -> Re
 
 def _confirm(portal: Portal, cluster: str, name: str, job_id: int) -> str:
     """'' when the list shows job `job_id` under `name`, in a folder no other listed job shares; else why not."""
-    listed = portal.list_jobs(cluster)
+    listed = portal.list_jobs(cluster, running_only=True)  # a new job is pending or running: a short list
+    if not any(j.job_id == job_id for j in listed):
+        listed = portal.list_jobs(cluster)  # or it ended at once
     mine = [j for j in listed if j.job_id == job_id]
     if not mine:
         return (

@@ -113,10 +113,10 @@ class PortalClient:
         raise error_of(method, path, resp)
 
     # -- calls -----------------------------------------------------------------------------
-    def list_jobs(self, cluster: str) -> list[RemoteJob]:
-        """Every train job of the user on `cluster`, running and finished, every page."""
+    def list_jobs(self, cluster: str, *, running_only: bool = False) -> list[RemoteJob]:
+        """Every train job of the user on `cluster`, running and finished (or running only), every page."""
         jobs: list[RemoteJob] = []
-        for running in ("true", "false"):
+        for running in ("true",) if running_only else ("true", "false"):
             page = 1
             while True:
                 got = self._request(
@@ -352,6 +352,8 @@ class PortalClient:
     def ensure_dir(self, cluster: str, path: str) -> bool:
         """Make `path` and its missing parents (below the home folder); True when anything was made."""
         home = self.home_dir(cluster)
+        if ("made", cluster, path) in self._facts:
+            return False
         missing: list[str] = []
         here = posixpath.normpath(path)
         while here not in ("/", home) and not self.exists(cluster, here, fresh=True):
@@ -360,6 +362,7 @@ class PortalClient:
         for folder in reversed(missing):
             with contextlib.suppress(ConflictError):  # made meanwhile (another apply): what we wanted
                 self.mkdir(cluster, folder)
+        self._facts["made", cluster, path] = True
         return bool(missing)
 
     def list_directory(self, cluster: str, path: str) -> list[dict[str, Any]]:
