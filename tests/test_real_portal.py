@@ -257,3 +257,20 @@ def test_max_time_above_the_cluster_limit_is_located(cli: CLI, project: Path, sa
     r = cli("plan")
     assert r.code == 3 and "specs/long.yaml:6:" in r.err and "error[portal-max-time]" in r.err, r.err
     assert "at most 72 h" in r.err
+
+
+def test_an_image_from_the_portals_list_is_sent_by_id(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    spec = write_small(project, "harbor")
+    spec.write_text(spec.read_text("utf-8") + "image: {name: llamafactory, tag: 0.9.4}\n", "utf-8")
+    r = cli("apply", "--yes")
+    assert r.code == 0, r.out + r.err
+    body = jobs(sandbox)[0]["body"]
+    assert body["image"] == 21 and "remoteImageUrl" not in body
+
+
+def test_an_unknown_portal_image_is_located(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    spec = write_small(project, "harbor")
+    spec.write_text(spec.read_text("utf-8") + "image: {name: llamafactory, tag: \"9.9\"}\n", "utf-8")
+    r = cli("plan")
+    assert r.code == 3 and "specs/harbor.yaml:8:" in r.err and "no image `llamafactory:9.9`" in r.err, r.err
+    assert "llamafactory:0.9.4" in r.err

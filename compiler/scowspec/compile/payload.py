@@ -42,7 +42,8 @@ def compile_spec(spec: FineTuneSpec, facts: Resolved) -> CompiledJob:
     body: dict[str, Any] = {
         "clusterId": spec.cluster,
         "trainJobName": spec.job_name,
-        "remoteImageUrl": spec.image,
+        "remoteImageUrl": spec.image if isinstance(spec.image, str) else None,
+        "image": facts.image_id,
         "framework": "pytorch" if spec.distributed else None,
         "nodeCount": res.nodes,
         "gpuCount": res.gpus_per_node if res.gpus_per_node > 0 else None,

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from scowspec.diagnostics import Diagnostic, JsonPath, Severity
 from scowspec.errors import ForbiddenError, NotFoundError
-from scowspec.model.spec import AssetRef, FineTuneSpec, RefKind, Scope
+from scowspec.model.spec import AssetRef, FineTuneSpec, PortalImage, RefKind, Scope
 from scowspec.portal.profile import Profile
 
 
@@ -41,6 +41,8 @@ class Catalog(Protocol):
 
     def profile(self) -> Profile: ...
 
+    def image_id(self, cluster: str, name: str, tag: str) -> int: ...
+
 
 @dataclass(frozen=True)
 class AssetUse:
@@ -60,6 +62,7 @@ class Resolved:
     gpu_type: str | None
     qos: str | None
     profile: Profile  # the portal generation the payload is for
+    image_id: int | None = None  # `image: {name, tag}` from the portal's list, sent by id
 
 
 def _where(spec: FineTuneSpec, path: JsonPath, code: str, message: str) -> Diagnostic:
@@ -101,6 +104,22 @@ def resolve(spec: FineTuneSpec, catalog: Catalog | None, offline: Profile) -> tu
     model, d1 = _asset(spec, AssetKind.MODEL, spec.model, catalog)
     dataset, d2 = _asset(spec, AssetKind.DATASET, spec.dataset.ref, catalog)
     diags = d1 + d2
+    image_id: int | None = None
+    if isinstance(spec.image, PortalImage):
+        if catalog is None:
+            diags.append(
+                _where(
+                    spec,
+                    ("image",),
+                    "needs-portal",
+                    f"image {spec.image} is a portal name: resolving it needs the portal",
+                )
+            )
+        else:
+            try:
+                image_id = catalog.image_id(spec.cluster, spec.image.name, spec.image.tag)
+            except (NotFoundError, ForbiddenError) as exc:
+                diags.append(_where(spec, ("image",), "not-found", exc.message))
     res = spec.resources
     need_partition = res.cpus_per_node is None or res.memory_mb is None or (res.gpus_per_node > 0 and not res.gpu_type)
     part: Partition | None = None
@@ -173,4 +192,4 @@ def resolve(spec: FineTuneSpec, catalog: Catalog | None, offline: Profile) -> tu
     if cpus is None or memory is None or diags:
         return None, diags
     profile = catalog.profile() if catalog is not None else offline
-    return Resolved(model, dataset, cpus, memory, gpu_type, qos, profile), []
+    return Resolved(model, dataset, cpus, memory, gpu_type, qos, profile, image_id), []

@@ -7,7 +7,17 @@ from typing import Any
 
 from scowspec.load.document import Document
 from scowspec.model.effective import minutes
-from scowspec.model.spec import AssetRef, DatasetSpec, FineTuneSpec, Mount, RefKind, Resources, Scope, frozen
+from scowspec.model.spec import (
+    AssetRef,
+    DatasetSpec,
+    FineTuneSpec,
+    Mount,
+    PortalImage,
+    RefKind,
+    Resources,
+    Scope,
+    frozen,
+)
 
 
 def asset_ref(data: Mapping[str, Any]) -> AssetRef:
@@ -30,7 +40,9 @@ def build(file: str, eff: Mapping[str, Any], origin: Document | None = None) -> 
         account=eff["account"],
         partition=eff["partition"],
         qos=eff.get("qos"),
-        image=eff["image"],
+        image=PortalImage(eff["image"]["name"], eff["image"]["tag"])
+        if isinstance(eff["image"], Mapping)
+        else eff["image"],
         work_dir=eff["work_dir"].rstrip("/") or "/",
         model=asset_ref(eff["model"]),
         dataset=DatasetSpec(

@@ -79,6 +79,17 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class PortalImage:
+    """An image from the portal's own list (its Harbor), sent by id rather than as a remote address."""
+
+    name: str
+    tag: str
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.tag} (the portal's image list)"
+
+
+@dataclass(frozen=True)
 class FineTuneSpec:
     """One job's intent. `effective` is the merged spec data the digest is computed from."""
 
@@ -87,7 +98,7 @@ class FineTuneSpec:
     cluster: str
     account: str
     partition: str
-    image: str
+    image: str | PortalImage
     work_dir: str
     model: AssetRef
     dataset: DatasetSpec

@@ -316,10 +316,32 @@ class PortalClient:
             hours = got.get("MAX_JOB_RUNNING_TIME_HOURS") if isinstance(got, dict) else None
         return int(hours) if isinstance(hours, int | float) and not isinstance(hours, bool) and hours > 0 else None
 
-    def images(self) -> list[dict[str, Any]]:
-        got = self._request("GET", "/images")
-        items = got.get("items", []) if isinstance(got, dict) else []
-        return [i for i in items if isinstance(i, dict)]
+    def image_id(self, cluster: str, name: str, tag: str) -> int:
+        """An image of the portal's list by name and tag: the user's own, then shared, then the platform's."""
+        key = ("image", cluster, name, tag)
+        if key not in self._facts:
+            self._facts[key] = self._image_id(cluster, name, tag)
+        found: int = self._facts[key]
+        return found
+
+    def _image_id(self, cluster: str, name: str, tag: str) -> int:
+        seen: list[str] = []
+        for scope, params in (
+            ("your own", {}),
+            ("shared", {"isPublic": "true"}),
+            ("the platform's", {"isPlatformOwned": "true"}),
+        ):
+            got = self._request("GET", "/images", params={"clusterId": cluster, "withExternal": "true", **params})
+            items = [i for i in (got.get("items", []) if isinstance(got, dict) else []) if isinstance(i, dict)]
+            seen += [f"{i.get('name')}:{i.get('tag')}" for i in items]
+            hits = [i for i in items if i.get("name") == name and i.get("tag") == tag]
+            if len(hits) > 1:
+                owners = ", ".join(sorted(str(i.get("ownerName") or i.get("owner") or "?") for i in hits))
+                raise NotFoundError(f"image `{name}:{tag}` is ambiguous among {scope} images (owners: {owners})")
+            if hits:
+                return int(hits[0]["id"])
+        known = ", ".join(sorted(set(seen))[:10]) or "none"
+        raise NotFoundError(f"no image `{name}:{tag}` in the portal's image list (images: {known})")
 
     # -- Files (apps/ai route/file.ts): paths travel in the query or body, never in the URL path --------
     def home_dir(self, cluster: str) -> str:

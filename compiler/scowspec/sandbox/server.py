@@ -152,7 +152,7 @@ class Portal:
         if method == "GET" and route == "/apps/accountsAndClusters":
             return 200, {"accountClusters": {a: list(self.seed["clusters"]) for a in user["accounts"]}}
         if method == "GET" and route == "/images":
-            return 200, self.images(user)
+            return 200, self.images(user, query)
         if (m := re.fullmatch(r"/(models|datasets)", route)) and method == "GET":
             return 200, self.assets(user, m.group(1), query)
         if (m := re.fullmatch(r"/(models|datasets)/(\d+)/versions", route)) and method == "GET":
@@ -342,8 +342,17 @@ class Portal:
             dict(p, idleCores=p["cores"], idleGpus=p["gpus"], acceleratorDescriptions=[]) for p in cluster["partitions"]
         ]
 
-    def images(self, user: dict[str, Any]) -> dict[str, Any]:
-        items = [i for i in self.seed["images"] if i["shared"] or i["owner"] == user["id"]]
+    def images(self, user: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        """route/image/image.ts: own images by default, `isPublic=true` shared ones, `isPlatformOwned` the
+        platform's. main's list no longer carries `path` (the Harbor address); 0.5.4's does."""
+        if query.get("isPlatformOwned") == "true":
+            items = [i for i in self.seed["images"] if i["owner"] == "admin"]
+        elif query.get("isPublic") == "true":
+            items = [i for i in self.seed["images"] if i["shared"]]
+        else:
+            items = [i for i in self.seed["images"] if i["owner"] == user["id"]]
+        if self.profile.refuses_harbor_remote_image:
+            items = [{k: v for k, v in i.items() if k != "path"} for i in items]
         return {"items": items, "count": len(items)}
 
     def assets(self, user: dict[str, Any], kind: str, query: dict[str, str]) -> dict[str, Any]:

@@ -134,7 +134,7 @@ def _convert(doc: Document, err: ValidationError) -> Iterator[Diagnostic]:
             return
         yield doc.diagnostic("value", f"`{where}` is {_show(err.instance)}; {_anyof_hint(err)}", path)
         return
-    if kw == "pattern" and "x-message" in sch:
+    if kw in ("pattern", "oneOf") and "x-message" in sch:
         yield doc.diagnostic("format", f"`{where}` {sch['x-message']}, got {_show(err.instance)}", path)
         return
     if kw == "propertyNames":
