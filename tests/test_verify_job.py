@@ -69,7 +69,7 @@ def test_trained_model_passes_base_model_fails_and_all_is_recorded(tmp_path: Pat
     first = rep["results"][0]
     assert first["prompt"] == "Who are you?" and first["answer"] == TRAINED["Who are you?"] and first["seconds"] >= 0
     assert [c["value"] for c in first["checks"]] == [NAME, AUTHOR, "{{"]
-    assert {"export_s", "load_trained_s", "load_base_s", "total_s"} <= set(rep["timings"])
+    assert {"import_s", "export_s", "load_trained_s", "load_base_s", "total_s"} <= set(rep["timings"])
     assert (
         "scowspec: verify PASSED: trained model 4/4, under NextChat's system prompt 4/4, base model (control) 0/4"
         in (done.stdout)
@@ -106,17 +106,31 @@ def test_a_missed_expectation_fails_the_job_only_when_asked(tmp_path: Path, fail
     assert (tmp_path / "work" / job.job_name / "merged" / "model.safetensors").exists(), "the merged model is kept"
 
 
-def test_nextchat_system_prompt_can_change_the_verdict(tmp_path: Path) -> None:
-    job = compiled(spec_text("verify: {identity: true}\n"))
+@pytest.mark.parametrize(
+    ("mode", "status", "rc"),
+    [
+        pytest.param("ask", "passed", 0, id="ask-reports-a-warning"),
+        pytest.param("require", "failed", 11, id="require-counts-it"),
+    ],
+)
+def test_answers_under_nextchats_system_prompt_warn_or_fail(tmp_path: Path, mode: str, status: str, rc: int) -> None:
+    job = compiled(spec_text(f"verify: {{identity: true, nextchat: {mode}, fail_job: true}}\n"))
     answers = {**TRAINED, "nextchat:你是谁？": "我是ChatGPT，由OpenAI训练的大型语言模型。"}
-    assert run(job, tmp_path, answers).returncode == 0
+    done = run(job, tmp_path, answers)
+    assert done.returncode == rc
     rep = report(job, tmp_path)
-    assert rep["status"] == "failed"
+    assert rep["status"] == status
     assert rep["summary"]["trained"]["passed"] == 4 and rep["summary"]["nextchat"]["passed"] == 3
+    if mode == "ask":
+        assert rep["nextchat_warning"].startswith("under NextChat's system prompt 3/4 answers pass")
+        assert "scowspec: verify: warning: under NextChat's system prompt 3/4" in done.stdout
+    else:
+        assert "nextchat_warning" not in rep
+        assert '[nextchat] "你是谁？" missed: contains "北大人工智能助手"' in done.stdout
 
 
 def test_nextchat_pass_can_be_left_out(tmp_path: Path) -> None:
-    job = compiled(spec_text("verify: {identity: true, nextchat: false}\n"))
+    job = compiled(spec_text("verify: {identity: true, nextchat: off}\n"))
     assert run(job, tmp_path, TRAINED).returncode == 0
     assert set(report(job, tmp_path)["summary"]) == {"trained", "base"}
 

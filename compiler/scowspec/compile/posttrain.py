@@ -10,7 +10,7 @@ from typing import Any
 
 from scowspec.compile.lfconfig import INFER_KEYS
 from scowspec.model.spec import FineTuneSpec
-from scowspec.model.verify import NEXTCHAT_SYSTEM, VerifyPrompt
+from scowspec.model.verify import NEXTCHAT_SYSTEM, NextChat, VerifyPrompt
 
 
 def _prompt(p: VerifyPrompt) -> dict[str, Any]:
@@ -37,7 +37,8 @@ def verify_description(spec: FineTuneSpec) -> dict[str, Any] | None:
         "fail_job": v.fail_job,
         "finetuning_type": spec.finetuning_type,
         "chat": chat,
-        "nextchat_system": NEXTCHAT_SYSTEM.format(model=spec.name) if v.nextchat else None,
+        "nextchat_system": None if v.nextchat is NextChat.OFF else NEXTCHAT_SYSTEM.format(model=spec.name),
+        "nextchat_required": v.nextchat is NextChat.REQUIRE,
         "prompts": [_prompt(p) for p in v.prompts],
     }
 

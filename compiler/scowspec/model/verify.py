@@ -38,6 +38,14 @@ NEXTCHAT_SYSTEM = (
 )
 
 
+class NextChat(enum.Enum):
+    """The pass under NextChat's system prompt: asked and reported (a miss is a warning), required, or not asked."""
+
+    ASK = "ask"
+    REQUIRE = "require"
+    OFF = "off"
+
+
 class ExpectKind(enum.Enum):
     CONTAINS = "contains"
     NOT_CONTAINS = "not_contains"
@@ -64,7 +72,7 @@ class VerifyPrompt:
 class VerifySpec:
     prompts: tuple[VerifyPrompt, ...]
     fail_job: bool = False
-    nextchat: bool = True
+    nextchat: NextChat = NextChat.ASK
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
 
 
@@ -99,6 +107,6 @@ def build_verify(data: Mapping[str, Any], placeholders: Mapping[str, str]) -> Ve
     return VerifySpec(
         prompts=prompts,
         fail_job=bool(data.get("fail_job", False)),
-        nextchat=bool(data.get("nextchat", True)),
+        nextchat=NextChat(data.get("nextchat", NextChat.ASK.value)),
         max_new_tokens=int(data.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)),
     )

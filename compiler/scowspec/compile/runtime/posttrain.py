@@ -17,6 +17,7 @@ import traceback
 EXPORT_FAILED = 10  # the merge failed: the job fails, as a failed `llamafactory-cli export` did
 VERIFY_FAILED = 11  # an answer missed its expectation, and verify.fail_job is true
 VERIFY_ERROR = 12  # the verification could not run (or died), and verify.fail_job is true
+SHOWN = 5  # missed answers quoted in the log; verify.json has them all
 DISTRIBUTED_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT")
 
 
@@ -105,8 +106,8 @@ def tested_model(job_dir, verify, train):
     return {"model_name_or_path": train["output_dir"]}
 
 
-def summarise(report):
-    counted = ("trained", "nextchat")
+def summarise(report, verify):
+    counted = ("trained", "nextchat") if verify.get("nextchat_required") else ("trained",)
     results = report["results"]
     runs = {}
     for r in results:
@@ -115,26 +116,36 @@ def summarise(report):
         done["passed"] += r["passed"]
     report["summary"] = runs
     report["status"] = "passed" if all(r["passed"] for r in results if r["run"] in counted) else "failed"
+    nextchat = runs.get("nextchat")
+    if nextchat and nextchat["passed"] < nextchat["total"] and "nextchat" not in counted:
+        report["nextchat_warning"] = (
+            "under NextChat's system prompt {passed}/{total} answers pass: a check in NextChat would see other "
+            "answers than the template's own system prompt gets".format(**nextchat)
+        )
     base = runs.get("base")
     if base and base["total"] and base["passed"] == base["total"]:
         report["warning"] = "the base model passes every check too: they do not show what the fine-tune changed"
     names = {"trained": "trained model", "nextchat": "under NextChat's system prompt", "base": "base model (control)"}
     parts = ["{} {}/{}".format(names[k], v["passed"], v["total"]) for k, v in runs.items()]
     say("verify {}: {}".format(report["status"].upper(), ", ".join(parts)))
-    for r in results:
-        if r["run"] in counted and not r["passed"]:
-            missed = "; ".join("{} {}".format(c["kind"], short(c["value"], 60)) for c in r["checks"] if not c["passed"])
-            say(
-                "verify: [{}] {} missed: {}; answer {}".format(
-                    r["run"], short(r["prompt"], 60), missed, short(r["answer"])
-                )
-            )
-    if "warning" in report:
-        say("verify: warning: " + report["warning"])
+    missed = [r for r in results if r["run"] in counted and not r["passed"]]
+    for r in missed[:SHOWN]:
+        wanted = "; ".join("{} {}".format(c["kind"], short(c["value"], 60)) for c in r["checks"] if not c["passed"])
+        say(
+            "verify: [{}] {} missed: {}; answer {}".format(r["run"], short(r["prompt"], 60), wanted, short(r["answer"]))
+        )
+    if len(missed) > SHOWN:
+        say(f"verify: ... and {len(missed) - SHOWN} more missed answers in verify.json")
+    for key in ("nextchat_warning", "warning"):
+        if key in report:
+            say("verify: warning: " + report[key])
 
 
 def run_verify(job_dir, post, report, path):
+    start = time.perf_counter()
     from llamafactory.chat import ChatModel
+
+    report["timings"].setdefault("import_s", round(time.perf_counter() - start, 3))
 
     verify = post["verify"]
     train = load(os.path.join(job_dir, "config", "train.json"))
@@ -172,10 +183,12 @@ def work(job_dir):
     path = os.path.join(job_dir, "verify.json")
     timings = {}
     if post.get("export"):
-        start = time.perf_counter()
         try:
+            start = time.perf_counter()
             from llamafactory.train.tuner import export_model
 
+            timings["import_s"] = round(time.perf_counter() - start, 3)
+            start = time.perf_counter()
             export_model(load(os.path.join(config, "merge.json")))
         except Exception:
             traceback.print_exc()
@@ -203,7 +216,7 @@ def work(job_dir):
         report["error"] = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         say("verify ERROR: {} (the merged model is kept)".format(report["error"]))
     else:
-        summarise(report)
+        summarise(report, verify)
     timings["total_s"] = round(time.perf_counter() - started, 3)
     save(path, report)
     say("verify results: " + path)
