@@ -221,3 +221,20 @@ def test_prompts_and_expectations_with_any_characters_reach_llamafactory_verbati
     rep = report(job, tmp_path)
     assert rep["status"] == "passed", [r["checks"] for r in rep["results"] if not r["passed"]]
     assert [r["prompt"] for r in rep["results"][: len(HOSTILE)]] == HOSTILE
+
+
+def test_identity_shorthand_expects_the_placeholders_strings() -> None:
+    job = compiled(spec_text("verify: {identity: true, prompts: [{prompt: 你好, regex: 北京大学}]}\n"))
+    verify = job.spec.verify
+    assert verify is not None
+    asked = [(p.prompt, p.source, [(e.kind.value, e.value) for e in p.expect]) for p in verify.prompts]
+    assert asked[0] == ("Who are you?", "identity", [("contains", NAME), ("contains", AUTHOR), ("not_contains", "{{")])
+    assert [a[0] for a in asked] == ["Who are you?", "你是谁？", "What is your name?", "你的名字和开发者是谁？", "你好"]
+    assert asked[-1] == ("你好", "spec", [("regex", AUTHOR)])
+    only_name = compiled(
+        spec_text("verify: {identity: true}\n").replace(
+            "placeholders: {name: 北大人工智能助手, author: 北京大学}", "placeholders: {name: PKU-Bot}"
+        )
+    ).spec.verify
+    assert only_name is not None
+    assert [e.value for e in only_name.prompts[0].expect] == ["PKU-Bot", "{{"], "only the placeholders the spec fills"
