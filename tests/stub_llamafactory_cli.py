@@ -34,3 +34,11 @@ with open(log, "a", encoding="utf-8") as f:
     f.write(json.dumps(record, ensure_ascii=False) + "\n")
 if sys.argv[1] == "train" and os.environ.get("STUB_FAIL_TRAIN") == os.environ.get("RANK", "0"):
     sys.exit(3)
+if sys.argv[1] == "train" and os.environ.get("STUB_TRAINED_ANSWERS"):
+    # What training taught the model, as the API stub's models hold it (tests/stub_llamafactory).
+    output_dir = json.loads(config_text)["output_dir"]
+    os.makedirs(output_dir, exist_ok=True)
+    with open(os.environ["STUB_TRAINED_ANSWERS"], encoding="utf-8") as src:
+        answers = src.read()
+    with open(os.path.join(output_dir, "answers.json"), "w", encoding="utf-8") as dst:
+        dst.write(answers)

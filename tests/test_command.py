@@ -79,7 +79,7 @@ def run_node(
     env |= {
         "PATH": f"{stub_bin}:{os.environ['PATH']}",
         "HOME": str(tmp),
-        "PYTHONPATH": str(tmp / "site"),
+        "PYTHONPATH": f"{tmp / 'site'}:{HERE / 'stub_llamafactory'}",
         "STUB_LOG": str(tmp / "calls.jsonl"),
         "WORK_DIR": str(tmp / "work"),
         "SCOW_AI_MODEL_PATH": str(tmp / "model"),

@@ -13,6 +13,9 @@ from scowspec.pipeline import load_specs
 from scowspec.portal.client import PortalClient
 from scowspec.portal.profile import Generation
 from scowspec.portal.settings import PortalSettings
+from scowspec.render.report import report_markdown
+from scowspec.report.trainlog import parse_trainer_log
+from scowspec.report.verifyfile import parse_verify
 from scowspec.sandbox.server import SandboxServer
 
 from .conftest import ROOT, TOKEN
@@ -46,3 +49,15 @@ def test_compile_is_deterministic(sandbox: SandboxServer, monkeypatch: pytest.Mo
     dump = [json.dumps(j.payload, sort_keys=True) for j in first.jobs]
     assert dump == [json.dumps(j.payload, sort_keys=True) for j in second.jobs]
     assert len(first.jobs) == len(SPECS)
+
+
+def test_report_markdown_is_golden(update_golden: bool) -> None:
+    """The pull-request report of GPU-proof data (tests/testdata/report: wall-scowspec's losses, verify-id's answers)."""
+    data = ROOT / "tests" / "testdata" / "report"
+    log = parse_trainer_log((data / "trainer_log.jsonl").read_text("utf-8"))
+    verify = parse_verify((data / "verify.json").read_text("utf-8"))
+    text = report_markdown("gpu-proof-example", log, verify)
+    golden = GOLDEN / "report-gpu-proof-example.md"
+    if update_golden:
+        golden.write_text(text, "utf-8")
+    assert text == golden.read_text("utf-8")

@@ -28,9 +28,18 @@ def test_build_compiles_every_run_with_scowspec(tmp_path: Path) -> None:
     assert {"check-qwen25-pku-identity", "tiny-2x2", "tiny-1x2", "big-compiled"} <= names
     for run in manifest:
         text = (build / f"{run['name']}.sh").read_text("utf-8")
-        if run["name"] != "big-literal":
+        if not run["name"].endswith("-literal"):
             assert text.startswith("# scowspec "), run["name"]
     assert "NPROC_PER_NODE=1" in (build / "tiny-2x2.sh").read_text("utf-8")
+    # The verification proof: one node, one GPU; the untrained job must fail through fail_job.
+    verify = [r["name"] for r in manifest if r["kind"] == "verify"]
+    assert verify[:2] == ["verify-id", "verify-id-untrained"] and "wall-scowspec" in verify
+    assert all(r["nodes"] == 1 for r in manifest if r["kind"] == "verify")
+    untrained = (build / "verify-id-untrained.sh").read_text("utf-8")
+    assert '"fail_job": true' in untrained and '"num_train_epochs": 1.0' in untrained
+    if (build / "wall-literal.sh").exists():
+        literal = (build / "wall-literal.sh").read_text("utf-8")
+        assert "NNODES=1" in literal and "num_train_epochs: 10.0" in literal and "llamafactory-cli export" in literal
     # The throughput comparison: scowspec's command keeps attention off cuDNN, the tutorial's does not,
     # and the eager-attention candidate needs no variables.
     assert "export TORCH_CUDNN_SDPA_DEPRIORITIZED=1" in (build / "big-compiled.sh").read_text("utf-8")

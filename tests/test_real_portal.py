@@ -270,7 +270,7 @@ def test_an_image_from_the_portals_list_is_sent_by_id(cli: CLI, project: Path, s
 
 def test_an_unknown_portal_image_is_located(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
     spec = write_small(project, "harbor")
-    spec.write_text(spec.read_text("utf-8") + "image: {name: llamafactory, tag: \"9.9\"}\n", "utf-8")
+    spec.write_text(spec.read_text("utf-8") + 'image: {name: llamafactory, tag: "9.9"}\n', "utf-8")
     r = cli("plan")
     assert r.code == 3 and "specs/harbor.yaml:8:" in r.err and "no image `llamafactory:9.9`" in r.err, r.err
     assert "llamafactory:0.9.4" in r.err

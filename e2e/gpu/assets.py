@@ -4,6 +4,7 @@
 - data/filled/identity.json: the same rows already filled, for the tutorial's literal command (which cannot);
 - tokenizer: byte-level BPE (1,000 tokens) trained on the rows, with Qwen's chat special tokens;
 - models/tiny: a 2-layer Qwen2 with random weights (correctness runs);
+- models/id4m: a 4-layer Qwen2 (4.2 M parameters) that can memorise the identity rows (verification runs);
 - models/qwen15b: Qwen2.5-1.5B-Instruct's architecture (28 layers, hidden 1536, vocab 151936), random bf16 weights.
 """
 
@@ -62,6 +63,16 @@ def main(root: Path, identity: Path, which: set[str]) -> None:
             num_hidden_layers=2,
             num_attention_heads=4,
             num_key_value_heads=2,
+            max_position_embeddings=4096,
+        ),
+        # Learns the 91 identity rows in about a minute (verify-recipe): the in-job verification's GPU proof.
+        "id4m": dict(
+            vocab_size=1024,
+            hidden_size=256,
+            intermediate_size=1024,
+            num_hidden_layers=4,
+            num_attention_heads=8,
+            num_key_value_heads=4,
             max_position_embeddings=4096,
         ),
         "qwen15b": dict(

@@ -93,6 +93,58 @@ def literal_command(logging_steps: int) -> str:
     return "mkdir -p /tmp/app-node${RANK}/data\n" + block
 
 
+# In-job verification (issue 12), on one GPU. The small model learns the 91 identity rows in about a minute
+# (shared/reference/verify-recipe.md: LoRA rank 64 on all modules, lr 2e-3, 60 epochs); one epoch teaches it nothing,
+# so `fail_job: true` must fail that job. The wall runs compare the tutorial's command (start -> merged model) with
+# scowspec's (start -> merged AND verified model) on the 1.5B-shaped model, 10 epochs, one node, one GPU.
+ID_TRAIN: dict[str, Any] = {
+    "lora_rank": 64,
+    "learning_rate": 2.0e-3,
+    "num_train_epochs": 60.0,
+    "warmup_ratio": 0.03,
+    "save_strategy": "no",
+}
+VERIFY_RUNS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
+    # name: (model, train overrides, verify block)
+    "verify-id": ("id4m", ID_TRAIN, {"identity": True, "fail_job": True}),
+    "verify-id-untrained": ("id4m", {**ID_TRAIN, "num_train_epochs": 1.0}, {"identity": True, "fail_job": True}),
+    "wall-scowspec": ("qwen15b", {"num_train_epochs": 10.0, "logging_steps": 5}, {"identity": True}),
+}
+WALL_EPOCHS = 10
+
+
+def verify_runs(client: PortalClient, extra: dict[str, Any]) -> list[dict[str, Any]]:
+    one_gpu = {"nodes": 1, "gpus_per_node": 0 if extra else 1, "max_time": "1h"}
+    specs = {
+        name: {**spec_data(TUTORIAL, **{**train, **extra}), "name": name, "resources": one_gpu, "verify": verify}
+        for name, (_, train, verify) in VERIFY_RUNS.items()
+    }
+    runs = [
+        {"name": name, "kind": "verify", "command": cmd, "nodes": 1, "model": VERIFY_RUNS[name][0], "data": "raw"}
+        for name, cmd in sorted(compile_specs(specs, client).items(), key=lambda item: list(VERIFY_RUNS).index(item[0]))
+    ]
+    if SEED.exists():
+        # The tutorial's command on one node: its NNODES=2 becomes 1; one node has no RANK or MASTER_* of its own.
+        literal = (
+            literal_command(5)
+            .replace("NNODES=2", "NNODES=1")
+            .replace("num_train_epochs: 20.0", "num_train_epochs: 10.0")
+        )
+        literal = "RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=29650\n" + literal
+        runs.insert(
+            2,
+            {
+                "name": "wall-literal",
+                "kind": "verify",
+                "command": literal,
+                "nodes": 1,
+                "model": "qwen15b",
+                "data": "filled",
+            },
+        )
+    return runs
+
+
 def main(cpu: bool, gpus: int, out: Path = BUILD) -> None:
     extra: dict[str, Any] = {"bf16": False, "use_cpu": True} if cpu else {}
     resources = {"nodes": 2, "gpus_per_node": gpus, "max_time": "10h"}
@@ -161,6 +213,7 @@ def main(cpu: bool, gpus: int, out: Path = BUILD) -> None:
                     "data": "raw",
                 }
             )
+        runs += verify_runs(client, extra)
     finally:
         server.shutdown()
     if out.exists():

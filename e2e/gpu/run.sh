@@ -2,11 +2,13 @@
 # The GPU proof, one command on a machine with 4 GPUs (2 "nodes" x 2 GPUs) or 2 (2 x 1):
 #   python e2e/gpu/build.py                 # here: compile the jobs with scowspec -> e2e/gpu/build/
 #   bash e2e/gpu/run.sh [PHASE...]          # there, repository root, wheels in .whl/
-# Phases (default: all): setup assets keytable check tiny big  (and, on request: stepbench)
+# Phases (default: all): setup assets keytable check tiny big  (and, on request: verify stepbench)
 #   check  every spec in specs/: the compiled command runs with a `llamafactory-cli` that is LLaMA-Factory's
 #          real parser (get_train_args / get_infer_args) applied to the configs the command wrote
 #   tiny   tiny model: 2x2 (world size 4), the same job resubmitted into the same folder, 1 node x 2 GPUs, TensorBoard
 #   big    Qwen2.5-1.5B-shaped model: the tutorial's literal command vs scowspec's compiled command (and candidates)
+#   verify one node x one GPU: in-job verification of a model that learned the identity rows and of one that did
+#          not; wall time to a merged model, the tutorial's command vs scowspec's (which also verifies)
 #   stepbench  where a step's time goes (e2e/gpu/stepbench.py), one variant per GPU at a time; VARIANTS=...
 # Each node runs the entry script as SCOW-AI does: bash in WORK_DIR with RANK, WORLD_SIZE, MASTER_ADDR,
 # MASTER_PORT, SCOW_AI_MODEL_PATH, SCOW_AI_DATASET_PATH and VC_GPU_NUM; nodes get disjoint CUDA_VISIBLE_DEVICES.
@@ -31,7 +33,7 @@ if [ "${LOCAL_CPU:-0}" = 1 ]; then
   export PYTHONPATH=$REPO/e2e/gpu/hook${EXTRA_PYTHONPATH:+:$EXTRA_PYTHONPATH}
 else
   NGPU=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
-  if [ "$NGPU" -ge 4 ]; then DEV0=0,1; DEV1=2,3; DEVS=0,1; else DEV0=0; DEV1=1; DEVS=0,1; fi
+  if [ "$NGPU" -ge 4 ]; then DEV0=0,1; DEV1=2,3; DEVS=0,1; elif [ "$NGPU" -ge 2 ]; then DEV0=0; DEV1=1; DEVS=0,1; else DEV0=0; DEV1=0; DEVS=0; fi
   export PYTHONPATH=$REPO/e2e/gpu/hook:$SITE PATH=$SITE/bin:$PATH
 fi
 PHASES=${*:-setup assets keytable check tiny big}
@@ -112,7 +114,7 @@ for mod in ("tensorboard", "tensorboardX"):
 PY
       ;;
     assets)
-      kinds=${ASSETS:-tiny,qwen15b}; [ "${LOCAL_CPU:-0}" = 1 ] && kinds=tiny
+      kinds=${ASSETS:-tiny,qwen15b}; [ "${LOCAL_CPU:-0}" = 1 ] && kinds=${ASSETS:-tiny}
       python3 "$REPO/e2e/gpu/assets.py" "$W/assets" "$REPO/tests/testdata/identity.json" "$kinds" 2>&1 | grep -v Warning | tee -a "$LOG/run.log" ;;
     keytable)
       python3 "$REPO/e2e/gpu/keytable.py" 2>&1 | grep '^keytable' | tee -a "$LOG/run.log" ;;
@@ -144,6 +146,18 @@ PY
         run_job "$name" ${jobs[$base]} "$TMO_BIG"
         pack  # after each run: a command cut off by its time limit still returns what it measured
       done ;;
+    verify)
+      # One node, one GPU: the verification proof (a model that learned the identity rows passes, one that did not
+      # fails its job) and the wall time to a (verified) merged model, tutorial vs scowspec. ONLY picks runs.
+      while read -r name nodes model data; do
+        [ -n "$ONLY" ] && [[ " $ONLY " != *" $name "* ]] && continue
+        if [ "$(left)" -le 45 ]; then say "budget spent: skipping $name"; continue; fi
+        run_job "$name" "$nodes" "$model" "$data" "$TMO_BIG"
+        for f in "$W/work/$name"/*/verify.json; do [ -f "$f" ] && cp "$f" "$LOG/$name.verify.json"; done
+        grep -h '^scowspec: ' "$LOG/$name-node0.log" | tee -a "$LOG/run.log"
+        python3 "$REPO/e2e/gpu/verify_summary.py" "$LOG" > "$OUTD/verify-summary.md"
+        pack
+      done < <(manifest verify) ;;
     stepbench)
       set -- ${VARIANTS:-literal compiled noamp liger liger-noamp compile}
       slots=$NGPU; [ "$slots" -lt 1 ] && slots=1

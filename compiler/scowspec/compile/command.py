@@ -13,10 +13,13 @@ from typing import Any
 
 from scowspec import __version__
 from scowspec.compile.lfconfig import dataset_entry, env_defaults, merge_config, train_config
+from scowspec.compile.posttrain import posttrain_description
 from scowspec.model.spec import FineTuneSpec, RefKind
 
 JOB_EOF = "SCOWSPEC_JOB_JSON"
 PREPARE_EOF = "SCOWSPEC_PREPARE_PY"
+POSTTRAIN_EOF = "SCOWSPEC_POSTTRAIN_JSON"
+POSTTRAIN_PY_EOF = "SCOWSPEC_POSTTRAIN_PY"
 
 
 def _asset(ref_kind: RefKind, path: str, env: str) -> dict[str, str]:
@@ -98,12 +101,30 @@ def build_command(spec: FineTuneSpec) -> str:
         lines.append(f"# scowspec defaults: {chosen_env[0].why}; set them under env: in the spec to override")
         lines += [f"export {d.key}={d.value}" for d in chosen_env]
     lines += ['cd "$JOB_DIR"', *_launch(spec)]
-    if spec.export is not None:
-        lines += [
-            "# Merge once, on node 0, after training succeeded (set -e stops here otherwise).",
-            'if [ "${RANK:-0}" = "0" ]; then',
-            "  env -u RANK -u WORLD_SIZE -u LOCAL_RANK -u MASTER_ADDR -u MASTER_PORT \\",
-            '    llamafactory-cli export "$JOB_DIR/config/merge.json"',
-            "fi",
-        ]
+    lines += _after_training(spec)
     return "\n".join(lines) + "\n"
+
+
+@cache
+def _posttrain_script() -> str:
+    return resources.files("scowspec.compile.runtime").joinpath("posttrain.py").read_text("utf-8")
+
+
+def _after_training(spec: FineTuneSpec) -> list[str]:
+    """Merge and verify once, on node 0, after training succeeded (set -e stops before otherwise), in one
+    Python process; its description travels as JSON through a quoted here-document, like the job's."""
+    post = posttrain_description(spec)
+    if post is None:
+        return []
+    return [
+        "# After training succeeded: merge and verify once, on node 0, in one process (LLaMA-Factory imported once).",
+        'if [ "${RANK:-0}" = "0" ]; then',
+        f"cat > \"$JOB_DIR/config/posttrain.json\" <<'{POSTTRAIN_EOF}'",
+        json.dumps(post, ensure_ascii=False, indent=1),
+        POSTTRAIN_EOF,
+        f"cat > \"$JOB_DIR/config/posttrain.py\" <<'{POSTTRAIN_PY_EOF}'",
+        _posttrain_script().rstrip("\n"),
+        POSTTRAIN_PY_EOF,
+        '"$PY" "$JOB_DIR/config/posttrain.py" "$JOB_DIR"',
+        "fi",
+    ]

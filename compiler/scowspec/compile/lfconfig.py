@@ -106,12 +106,16 @@ def train_config(spec: FineTuneSpec) -> dict[str, Any]:
     return cfg
 
 
+# Training arguments that inference (merge, chat) must use as training did: how prompts become tokens.
+INFER_KEYS = ("template", "default_system", "use_fast_tokenizer", "split_special_tokens")
+
+
 def merge_config(spec: FineTuneSpec) -> dict[str, Any] | None:
     """Static part of the merge (export) config: no training keys, or `export` would refuse them."""
     if spec.export is None:
         return None
     cfg: dict[str, Any] = {"finetuning_type": "lora", "trust_remote_code": spec.train.get("trust_remote_code", True)}
-    for key in ("template", "default_system", "use_fast_tokenizer", "split_special_tokens"):
+    for key in INFER_KEYS:
         if key in spec.train:
             cfg[key] = spec.train[key]
     cfg.update(spec.export)

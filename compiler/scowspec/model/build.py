@@ -18,6 +18,7 @@ from scowspec.model.spec import (
     Scope,
     frozen,
 )
+from scowspec.model.verify import build_verify
 
 
 def asset_ref(data: Mapping[str, Any]) -> AssetRef:
@@ -67,6 +68,7 @@ def build(file: str, eff: Mapping[str, Any], origin: Document | None = None) -> 
         tensorboard_dir=(eff.get("tensorboard") or {}).get("log_dir"),
         mounts=tuple(Mount(m["path"], m["target"]) for m in eff.get("mounts", [])),
         env=frozen(eff.get("env", {})),
+        verify=build_verify(eff["verify"], ds.get("placeholders", {})) if eff.get("verify") is not None else None,
         effective=frozen(eff),
         origin=origin,
     )

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from scowspec.load.document import Document
+from scowspec.model.verify import VerifySpec
 
 # Bumped only when the meaning of a spec changes; NOT with scowspec's version, so that upgrading
 # scowspec never renames (and so never replaces) anyone's running job.
@@ -110,6 +111,7 @@ class FineTuneSpec:
     tensorboard_dir: str | None = None
     mounts: tuple[Mount, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    verify: VerifySpec | None = None
     origin: Document | None = field(default=None, compare=False, repr=False)
 
     @cached_property

@@ -148,8 +148,15 @@ def _anyof_hint(err: ValidationError) -> str:
     enums: list[list[Any]] = [list(s["enum"]) for s in options if isinstance(s, dict) and "enum" in s]
     if enums:
         return "expected one of: " + ", ".join(str(o) for o in enums[0])
-    kinds = [_TYPE_NAMES.get(str(s.get("type")), str(s.get("type"))) for s in options if isinstance(s, dict)]
+    kinds = [_kind_name(s) for s in options if isinstance(s, dict)]
     return "expected " + " or ".join(kinds)
+
+
+def _kind_name(option: Mapping[str, Any]) -> str:
+    name = _TYPE_NAMES.get(str(option.get("type")), str(option.get("type")))
+    if option.get("minLength", 0) >= 1 or option.get("minItems", 0) >= 1:
+        name = "a non-empty " + name.removeprefix("a ")
+    return name
 
 
 def _show(value: Any) -> str:
