@@ -274,3 +274,35 @@ def test_an_unknown_portal_image_is_located(cli: CLI, project: Path, sandbox: Sa
     r = cli("plan")
     assert r.code == 3 and "specs/harbor.yaml:8:" in r.err and "no image `llamafactory:9.9`" in r.err, r.err
     assert "llamafactory:0.9.4" in r.err
+
+
+@pytest.mark.parametrize(
+    ("route", "status", "body", "says"),
+    [
+        pytest.param("POST /appSessions/list", 500, "html", "HTML page", id="html-error-page"),
+        pytest.param("POST /appSessions/list", 500, "empty", "an empty body", id="empty-error-body"),
+        pytest.param("POST /appSessions/list", 200, "empty", "not a job list", id="empty-200-is-no-job-list"),
+        pytest.param("POST /appSessions/list", 200, "html", "no JSON", id="html-200"),
+        pytest.param("GET /config/cluster/availablePartitions", 500, "json", "injected failure", id="json-500"),
+    ],
+)
+def test_every_bad_portal_answer_is_one_clear_line(
+    cli: CLI, project: Path, sandbox: SandboxServer, route: str, status: int, body: str, says: str
+) -> None:
+    write_small(project, "one")
+    admin(sandbox, "faults", {"fail_next": 9, "fail_status": status, "fail_body": body, "route": route})
+    r = cli("plan")
+    assert r.code == 1, r.out + r.err
+    assert says in r.err and route.split()[1] in r.err, r.err
+    assert r.err.count("Error:") == 1 and "Internal error" not in r.err and "Traceback" not in r.err
+
+
+def test_a_submit_answered_without_a_job_id_is_looked_up_not_repeated(
+    cli: CLI, project: Path, sandbox: SandboxServer
+) -> None:
+    write_small(project, "one")
+    # The submit is accepted, but its answer is an empty 200: the outcome is unknown until the list shows it.
+    admin(sandbox, "faults", {"blank_next_submit": 1, "route": "POST /jobs"})
+    r = cli("apply", "--yes")
+    assert r.code == 0, r.out + r.err
+    assert "answer lost, but job" in r.out and len(jobs(sandbox)) == 1

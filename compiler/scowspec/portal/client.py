@@ -130,7 +130,16 @@ class PortalClient:
                         "pageSize": PAGE_SIZE,
                     },
                 )
-                sessions = got.get("sessions", []) if isinstance(got, dict) else []
+                # An answer that is not a job list must never read as "no jobs": plan would submit everything again.
+                sessions = got.get("sessions") if isinstance(got, dict) else None
+                if not isinstance(sessions, list) or not all(
+                    isinstance(s, dict) and isinstance(s.get("jobId"), int | str) and str(s["jobId"]).isdigit()
+                    for s in sessions
+                ):
+                    raise PortalError(
+                        "POST /appSessions/list: the portal's answer is not a job list; nothing was changed",
+                        hint="is portal_url the AI portal's base URL, e.g. https://host/ai?",
+                    )
                 jobs += [
                     RemoteJob(
                         cluster,
@@ -142,7 +151,8 @@ class PortalClient:
                     )
                     for s in sessions
                 ]
-                if len(sessions) < PAGE_SIZE or page * PAGE_SIZE >= int(got.get("count", 0)):
+                count = got.get("count", 0) if isinstance(got, dict) else 0
+                if len(sessions) < PAGE_SIZE or page * PAGE_SIZE >= (count if isinstance(count, int) else 0):
                     break
                 page += 1
         return jobs
@@ -150,7 +160,11 @@ class PortalClient:
     def submit(self, payload: Mapping[str, Any]) -> int:
         # Only 429 is retried: any other failure may hide an accepted submit.
         got = self._request("POST", "/jobs", body=dict(payload), retry_statuses=frozenset({429}), retry_transport=False)
-        return int(got["jobId"])
+        job_id = got.get("jobId") if isinstance(got, dict) else None
+        if not isinstance(job_id, int) or isinstance(job_id, bool):
+            # Accepted or not, we cannot tell: the executor looks the job up by name, as for a lost answer.
+            raise TransportError("POST /jobs: the portal answered without a job id; the outcome is unknown")
+        return job_id
 
     def cancel(self, cluster: str, job_id: int) -> None:
         self._request("DELETE", f"/jobs/{job_id}", params={"cluster": cluster})

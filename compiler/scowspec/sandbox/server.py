@@ -39,8 +39,10 @@ class Faults:
     latency_ms: int = 0
     fail_next: int = 0
     fail_status: int = 503
+    fail_body: str = "json"  # what a failure carries: json (trpc error), html (a proxy's page), empty
     drop_next: int = 0
     lose_next_submit: int = 0
+    blank_next_submit: int = 0  # accepted and stored, answered 200 with an empty body
     route: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -375,7 +377,16 @@ class Portal:
         if path == "/_sandbox/faults" and method == "POST":
             with self.faults.lock:
                 for k, v in (body or {}).items():
-                    if k in ("latency_ms", "fail_next", "fail_status", "drop_next", "lose_next_submit", "route"):
+                    if k in (
+                        "latency_ms",
+                        "fail_next",
+                        "fail_status",
+                        "fail_body",
+                        "drop_next",
+                        "lose_next_submit",
+                        "blank_next_submit",
+                        "route",
+                    ):
                         setattr(self.faults, k, v)
             return 200, {"ok": True}
         if path == "/_sandbox/stats" and method == "GET":
@@ -482,7 +493,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             if portal.faults.take("fail_next", route):
-                self._send(portal.faults.fail_status, {"message": "injected failure", "code": "INTERNAL_SERVER_ERROR"})
+                self._fail(portal.faults.fail_status, portal.faults.fail_body)
                 return
         try:
             body = json.loads(raw) if raw else None
@@ -499,10 +510,21 @@ class _Handler(BaseHTTPRequestHandler):
             # Accepted and stored, but the answer never arrives.
             self.close_connection = True
             return
+        if route == "POST /jobs" and portal.faults.take("blank_next_submit", route):
+            self._send(200, None)
+            return
         if isinstance(out, LogStream):
             self._stream(out)
             return
         self._send(status, out)
+
+    def _fail(self, status: int, body: str) -> None:
+        if body == "html":
+            self._send(status, Raw(b"<html><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>"), "text/html")
+        elif body == "empty":
+            self._send(status, Raw(b""))
+        else:
+            self._send(status, {"message": "injected failure", "code": "INTERNAL_SERVER_ERROR"})
 
     def _stream(self, stream: LogStream) -> None:
         """text/event-stream with no length: it ends only when the pod is gone (or the client hangs up)."""
@@ -519,13 +541,13 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # the client went away
             return
 
-    def _send(self, status: int, body: Any) -> None:
-        kind = "application/json"
+    def _send(self, status: int, body: Any, kind: str = "") -> None:
         if isinstance(body, Raw):
             data = bytes(body)
-            kind = "text/plain; charset=utf-8"
+            kind = kind or "text/plain; charset=utf-8"
         else:
             data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+            kind = kind or "application/json"
         self.send_response(status)
         self.send_header("content-type", kind)
         self.send_header("content-length", str(len(data)))
