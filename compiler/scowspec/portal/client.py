@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import requests
+import urllib3
 
 from scowspec import __version__
 from scowspec.compile.resolve import AssetKind, Partition
@@ -190,8 +191,10 @@ class PortalClient:
     ) -> Iterator[list[str]]:
         """The pod's log as it grows: the first event, then each new one, until the stream ends (the pod is gone).
 
-        With `idle_s`, a quiet stream yields an empty list every `idle_s` seconds, so the caller can look at the
-        job's state and stop; without it, a stream quiet for the read timeout ends the iteration.
+        With `idle_s`, a stream quiet for `idle_s` seconds yields one empty list and ends: urllib3 drops a
+        connection whose read timed out, so a caller that wants more opens the stream again (`logs.follow` does).
+        Without it, a stream quiet for the read timeout ends the iteration (before the first event: a
+        TransportError, so a log that never came is never shown as an empty one).
         """
         route = f"/jobs/podLogs/{pod_id}"
         url = f"{self.settings.url}/api{route}"
@@ -209,22 +212,26 @@ class PortalClient:
         with resp:
             if resp.status_code != 200:
                 raise error_of("GET", route, resp)
-            lines = resp.iter_lines(decode_unicode=True)
+            lines = _stream_lines(resp)
             event = ""
+            first = True  # a timeout before the first event is an error; after it, the end of a quiet stream
             while True:
                 try:
                     raw = next(lines)
                 except StopIteration:
                     return
-                except requests.RequestException as exc:  # read timeout or dropped stream
+                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:  # timeout, drop
                     if idle_s is not None and _is_timeout(exc):
                         yield []
-                        continue
-                    if _is_timeout(exc):
                         return
+                    if _is_timeout(exc) and not first:
+                        return
+                    if _is_timeout(exc):
+                        raise TransportError(
+                            f"GET {url}: no log from the portal within {read_timeout:g} s",
+                            hint="the pod may not have started yet; try again, or raise SCOWSPEC_TIMEOUT",
+                        ) from None
                     raise TransportError(f"GET {url}: the log stream broke off ({type(exc).__name__})") from None
-                if raw is None:
-                    continue
                 if raw.startswith("event:"):
                     event = raw[6:].strip()
                 elif raw.startswith("data:"):
@@ -236,6 +243,7 @@ class PortalClient:
                     except ValueError:
                         continue
                     if isinstance(got, dict) and "log" in got:
+                        first = False
                         yield str(got["log"]).splitlines()
                 elif raw == "":
                     event = ""
@@ -425,6 +433,26 @@ class PortalClient:
             raise NotFoundError(f"{kind.value} `{name}` has no version `{version}` (versions: {known})")
         newest = max(found, key=lambda v: (str(v.get("createTime", "")), int(v["id"])))
         return int(newest["id"])
+
+
+def _stream_lines(resp: requests.Response) -> Iterator[str]:
+    """The lines of a streamed answer as soon as each arrives.
+
+    `iter_lines` reads 512-byte blocks and waits for a block to fill, so a short first event (a short log)
+    would wait for later ones, which may never come; `read1` returns whatever has arrived.
+    """
+    read1 = getattr(resp.raw, "read1", None)
+    pending = b""
+    while True:
+        data = read1(64 * 1024, decode_content=True) if read1 is not None else resp.raw.read(1, decode_content=True)
+        if not data:
+            break
+        pending += data
+        *done, pending = pending.split(b"\n")
+        for line in done:
+            yield line.rstrip(b"\r").decode("utf-8", "replace")
+    if pending:
+        yield pending.rstrip(b"\r").decode("utf-8", "replace")
 
 
 def _is_timeout(exc: BaseException) -> bool:
