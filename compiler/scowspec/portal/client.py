@@ -398,22 +398,31 @@ class PortalClient:
             self._versions[key] = self._version_id(kind, cluster, name, version, scope)
         return self._versions[key]
 
-    def _partition(self, cluster: str, account: str, name: str) -> Partition:
+    def available_partitions(self, cluster: str, account: str) -> list[Partition]:
+        """The partitions `account` may use on `cluster`."""
         parts = self._request(
             "GET", "/config/cluster/availablePartitions", params={"accountName": account, "clusterId": cluster}
         )
-        for p in parts or []:
-            if p.get("name") == name:
-                return Partition(
-                    name=name,
-                    mem_mb=int(p.get("memMb", 0)),
-                    cores=int(p.get("cores", 0)),
-                    gpus=int(p.get("gpus", 0)),
-                    qos=tuple(p.get("qos") or ()),
-                    gpu_type=p.get("gpuType"),
-                    max_accelerators_per_pod=p.get("maxAcceleratorsPerPod"),
-                )
-        names = ", ".join(str(p.get("name")) for p in parts or []) or "none"
+        return [
+            Partition(
+                name=str(p["name"]),
+                mem_mb=int(p.get("memMb", 0)),
+                cores=int(p.get("cores", 0)),
+                gpus=int(p.get("gpus", 0)),
+                qos=tuple(p.get("qos") or ()),
+                gpu_type=p.get("gpuType"),
+                max_accelerators_per_pod=p.get("maxAcceleratorsPerPod"),
+            )
+            for p in (parts if isinstance(parts, list) else [])
+            if isinstance(p, dict) and p.get("name")
+        ]
+
+    def _partition(self, cluster: str, account: str, name: str) -> Partition:
+        parts = self.available_partitions(cluster, account)
+        for p in parts:
+            if p.name == name:
+                return p
+        names = ", ".join(p.name for p in parts) or "none"
         raise NotFoundError(
             f"partition `{name}` is not available to account `{account}` on cluster `{cluster}` (available: {names})"
         )
