@@ -181,10 +181,11 @@ def _portal_facts(client: PortalClient, profile: Profile, want: Wanted, findings
     except PortalError as exc:
         if isinstance(exc, AuthError | TransportError):
             raise
-        findings.append(Finding("accounts", Status.FAIL, exc.message, exc.hint))
+        verdict = Finding("accounts", Status.FAIL, exc.message, exc.hint)
         found = {}
     else:
-        findings.append(checks.accounts(found, want.account, want.cluster))
+        verdict = checks.accounts(found, want.account, want.cluster)
+    findings.append(verdict)
     clusters = sorted({c for cs in found.values() for c in cs} | {c for c, _ in want.work_dirs})
     homes, problems = {}, {}
     for cluster in clusters:
@@ -195,7 +196,7 @@ def _portal_facts(client: PortalClient, profile: Profile, want: Wanted, findings
                 raise
             problems[cluster] = exc.message
     findings += checks.homes(homes, problems)
-    if want.account and want.cluster:
+    if want.account and want.cluster and verdict.status is not Status.FAIL:  # else: the same cause twice
         try:
             parts = client.available_partitions(want.cluster, want.account)
         except PortalError as exc:
