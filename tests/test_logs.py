@@ -43,14 +43,16 @@ def _steps(text: str) -> list[int]:
 
 
 def test_logs_of_a_running_job_come_back_though_the_stream_never_ends(cli: CLI, running: SandboxServer) -> None:
-    # SCOWSPEC_TIMEOUT is 5 s here: reading the stream to its end would fail with "no log within 5 s".
-    started = time.monotonic()
-    r = cli("logs", JOB)
-    took = time.monotonic() - started
+    # The stream sends a line a second and never ends: reading it to its end would never come back.
+    got: list[Run] = []
+    reader = threading.Thread(target=lambda: got.append(cli("logs", JOB)), daemon=True)
+    reader.start()
+    reader.join(timeout=60)
+    assert got, "logs waited for the end of a stream that has none"
+    r = got[0]
     assert r.code == 0, r.err
     assert "==> qwen25-pku-identity-7c23d06f-0 <==" in r.out and "==> qwen25-pku-identity-7c23d06f-1 <==" in r.out
     assert "entry.sh: # scowspec" in r.out and "(RUNNING) on ai-k8s" in r.err
-    assert took < 5, f"logs took {took:.1f} s: it waited for the end of a stream that has none"
 
 
 @pytest.mark.parametrize(
@@ -69,13 +71,13 @@ def test_pod_chooses_one_pod(cli: CLI, running: SandboxServer, args: tuple[str, 
 
 def test_tail_prints_the_last_lines_only(cli: CLI, running: SandboxServer) -> None:
     time.sleep(1.1)  # a training step line or more
-    whole = cli("logs", JOB, "--pod", "0").out.splitlines()[1:]
     r = cli("logs", JOB, "--pod", "0", "--tail", "2")
+    whole = cli("logs", JOB, "--pod", "0").out.splitlines()[1:]  # read after: the log only grows
     assert r.code == 0, r.err
     lines = r.out.splitlines()
     assert lines[0] == "==> qwen25-pku-identity-7c23d06f-0 <==" and len(lines) == 3
-    assert lines[1] in whole and len(whole) > 2, "the tail is the log's end, not its start"
-    assert not lines[1].startswith("[sandbox] pod 0 of job")
+    at = whole.index(lines[1])
+    assert whole[at : at + 2] == lines[1:] and at >= 2, "the tail is the log's end, not its start"
 
 
 @pytest.mark.parametrize(
