@@ -4,6 +4,8 @@
 #   bash ci/scowspec-ci.sh plan    pull/merge request: validate (annotations on the right lines), then plan;
 #                                  the markdown plan goes to $SCOWSPEC_PLAN_MD and the GitHub step summary
 #   bash ci/scowspec-ci.sh apply   push to the main branch: validate, apply --yes, then status
+#   bash ci/scowspec-ci.sh install install scowspec with pip: what ci/requirements.txt names (a lab's specs-only
+#                                  repository; `scowspec init --ci` writes it), else this checkout (scowspec's own)
 # Environment: SCOWSPEC_TOKEN (from the CI's secret store; never echoed), SCOWSPEC_PORTAL_URL (or portal_url in
 # scowspec.yaml), SCOWSPEC (the command, default `scowspec`), SCOWSPEC_SPECS (default `specs`),
 # SCOWSPEC_PLAN_MD (default scowspec-plan.md), SCOWSPEC_PLAN_FILE (default scowspec-plan.json).
@@ -16,7 +18,22 @@ specs=${SCOWSPEC_SPECS:-specs}
 plan_md=${SCOWSPEC_PLAN_MD:-scowspec-plan.md}
 plan_file=${SCOWSPEC_PLAN_FILE:-scowspec-plan.json}
 
-case $mode in plan|apply) ;; *) echo "usage: $0 plan|apply" >&2; exit 64 ;; esac
+case $mode in plan|apply|install) ;; *) echo "usage: $0 plan|apply|install" >&2; exit 64 ;; esac
+
+if [ "$mode" = install ]; then
+  python=${PYTHON:-python3}
+  if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "scowspec: needs Python >= 3.11; $python is $("$python" -V 2>&1)" >&2
+    exit 64
+  fi
+  if [ -f ci/requirements.txt ]; then
+    exec "$python" -m pip install --quiet -r ci/requirements.txt
+  elif grep -qs '^name = "scowspec"' pyproject.toml; then
+    exec "$python" -m pip install --quiet .
+  fi
+  echo "scowspec: no ci/requirements.txt naming where to install scowspec from (scowspec init --ci writes it)" >&2
+  exit 64
+fi
 
 format=text
 [ -n "${GITHUB_ACTIONS:-}" ] && format=github

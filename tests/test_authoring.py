@@ -1,4 +1,4 @@
-"""init, fmt, logs, and the pre-commit hook definitions."""
+"""init, fmt, and the pre-commit hook definitions."""
 
 from __future__ import annotations
 
@@ -8,10 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scowspec.sandbox.server import SandboxServer
-
 from .conftest import ROOT, TESTDATA, Run
-from .portal_helpers import make_project
 
 CLI = Callable[..., Run]
 
@@ -60,19 +57,6 @@ def test_fmt_reports_broken_yaml_with_its_location(cli: CLI, in_dir: Path) -> No
 def test_repository_specs_are_formatted(cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     assert cli("fmt", "--check").code == 0
-
-
-def test_logs_prints_each_pod(
-    cli: CLI, in_dir: Path, portal_env: SandboxServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("SCOWSPEC_PORTAL_URL")
-    make_project(in_dir, portal_env)
-    assert cli("apply", "--yes").code == 0
-    r = cli("logs", "qwen25-pku-identity")
-    assert r.code == 0, r.err
-    assert "==> qwen25-pku-identity-7c23d06f-0 <==" in r.out and "==> qwen25-pku-identity-7c23d06f-1 <==" in r.out
-    assert "entry.sh: # scowspec" in r.out
-    assert cli("logs", "nope").code == 64
 
 
 def test_pre_commit_hooks_run_scowspec() -> None:

@@ -1,15 +1,19 @@
-"""Authoring help: a commented starting spec (`init`) and a comment-keeping layout normaliser (`fmt`)."""
+"""Authoring help: a commented starting spec and CI files (`init`), a comment-keeping layout normaliser (`fmt`)."""
 
 from __future__ import annotations
 
+import enum
 import io
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import metadata, resources
 from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from scowspec import __version__
 from scowspec.diagnostics import Diagnostic
 from scowspec.errors import RefusedError
 from scowspec.load import files
@@ -128,3 +132,91 @@ def format_files(paths: list[Path], *, check: bool) -> Formatted:
             if not check:
                 files.write_text(path, new)
     return Formatted(tuple(changed), tuple(problems), len(spec_files))
+
+
+class CiSystem(enum.Enum):
+    GITHUB = "github"
+    GITLAB = "gitlab"
+
+
+# Where each shipped file (compiler/scowspec/data/ci/, copies of this repository's own, kept identical by a test)
+# goes in a lab's repository.
+CI_FILES: Mapping[CiSystem, tuple[tuple[str, str], ...]] = {
+    CiSystem.GITHUB: (
+        (".github/workflows/scowspec.yml", "github-scowspec.yml"),
+        ("ci/scowspec-ci.sh", "scowspec-ci.sh"),
+    ),
+    CiSystem.GITLAB: (
+        (".gitlab-ci.yml", "gitlab-ci.yml"),
+        ("ci/scowspec-ci.sh", "scowspec-ci.sh"),
+        ("ci/gitlab_note.py", "gitlab_note.py"),
+    ),
+}
+REQUIREMENTS = "ci/requirements.txt"
+IGNORED = ".scowspec/"  # the apply journal and lock: local state, never committed
+
+
+def shipped_ci_file(name: str) -> str:
+    return resources.files("scowspec.data").joinpath("ci", name).read_text("utf-8")
+
+
+def requirement_of(direct_url: str | None, version: str) -> tuple[str, bool]:
+    """The pip requirement CI installs scowspec with, and whether it names a source CI can reach.
+
+    `direct_url`: the installed distribution's PEP 610 record (direct_url.json), None when installed from an index.
+    """
+    if direct_url is None:
+        return f"scowspec=={version}", True
+    try:
+        record = json.loads(direct_url)
+    except ValueError:
+        record = {}
+    url = str(record.get("url", "")) if isinstance(record, dict) else ""
+    vcs = record.get("vcs_info") if isinstance(record, dict) else None
+    if isinstance(vcs, dict) and vcs.get("vcs") == "git" and url and not url.startswith("file:"):
+        return f"scowspec @ git+{url}@{vcs.get('commit_id') or vcs.get('requested_revision') or 'main'}", True
+    if url and not url.startswith("file:"):
+        return f"scowspec @ {url}", True
+    return f"scowspec=={version}", False  # a local folder or file: CI cannot install from it
+
+
+def installed_requirement() -> tuple[str, bool]:
+    try:
+        direct_url = metadata.distribution("scowspec").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        direct_url = "{}"
+    return requirement_of(direct_url, __version__)
+
+
+@dataclass(frozen=True)
+class WrittenCi:
+    files: tuple[Path, ...]
+    requirement: str
+    source_known: bool  # False: ci/requirements.txt needs editing (scowspec was installed from a local folder)
+
+
+def write_ci(root: Path, system: CiSystem, *, force: bool) -> WrittenCi:
+    """The CI file, the shared script and ci/requirements.txt in a lab's repository; `.scowspec/` ignored by git."""
+    targets = [(root / dest, shipped_ci_file(name)) for dest, name in CI_FILES[system]]
+    clash = [p for p, _ in targets if p.exists() and not force]
+    if clash:
+        shown = ", ".join(files.display(p) for p in clash)
+        raise RefusedError(f"{shown} exist(s); nothing was written", hint="pass --force to overwrite")
+    requirement, known = installed_requirement()
+    written: list[Path] = []
+    for path, text in targets:
+        files.write_text(path, text)
+        if path.suffix == ".sh":
+            path.chmod(0o755)
+        written.append(path)
+    req_path = root / REQUIREMENTS
+    if force or not req_path.exists():
+        note = "" if known else "# scowspec was installed from a local folder: put where CI installs it from here\n"
+        files.write_text(req_path, f"# What CI installs (ci/scowspec-ci.sh install).\n{note}{requirement}\n")
+        written.append(req_path)
+    ignore = root / ".gitignore"
+    lines = files.read_text(ignore).splitlines() if ignore.exists() else []
+    if IGNORED not in lines and IGNORED.rstrip("/") not in lines:
+        files.write_text(ignore, "\n".join([*lines, IGNORED]) + "\n")
+        written.append(ignore)
+    return WrittenCi(tuple(written), requirement, known)

@@ -172,14 +172,8 @@ def status(paths: list[Path]) -> tuple[Compiled, list[SpecStatus], datetime]:
     return compiled, out, datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class PodLog:
-    pod: str
-    lines: tuple[str, ...]
-
-
-def logs(paths: list[Path], name: str, job_id: int | None) -> tuple[RemoteJob, list[PodLog]]:
-    """The logs of a spec's newest job (or of job `job_id`); `name` is a spec name or a job name."""
+def log_job(paths: list[Path], name: str, job_id: int | None) -> tuple[PortalClient, RemoteJob]:
+    """The job whose logs `scowspec logs` shows: a spec's newest job, a job by name, or job `job_id`."""
     loaded = load_specs(paths)
     client = connect(loaded)
     clusters = clusters_of(loaded)
@@ -189,9 +183,6 @@ def logs(paths: list[Path], name: str, job_id: int | None) -> tuple[RemoteJob, l
     else:
         mine = [j for j in jobs if j.name == name or spec_of(j.name) == name]
     if not mine:
-        raise UsageError(f"no job of `{name}` on {', '.join(clusters) or 'the portal'}")
-    job = max(mine, key=lambda j: (j.submit_time, j.job_id))
-    return job, [
-        PodLog(str(p.get("podName", p.get("podId"))), tuple(client.pod_log(job, str(p["podId"]))))
-        for p in client.pods(job)
-    ]
+        what = f"job {job_id}" if job_id is not None else f"job of `{name}`"
+        raise UsageError(f"no {what} on {', '.join(clusters) or 'the portal'}")
+    return client, max(mine, key=lambda j: (j.submit_time, j.job_id))

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from scowspec.authoring import format_files, write_starter
+from scowspec.authoring import REQUIREMENTS, CiSystem, format_files, write_ci, write_starter
 from scowspec.cli.options import PathsArg, paths_or_default
 from scowspec.diagnostics import Report
 from scowspec.errors import UsageError
@@ -21,13 +21,35 @@ NAME_HELP = "Spec name: lowercase letters, digits and `-`, at most 31 characters
 
 
 def init(
-    name: Annotated[str, typer.Argument(help=NAME_HELP, show_default=False)],
+    name: Annotated[str | None, typer.Argument(help=NAME_HELP, show_default=False)] = None,
     folder: Annotated[Path, typer.Option("--dir", help="Where the spec goes.")] = Path("specs"),
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    ci: Annotated[
+        CiSystem | None,
+        typer.Option(
+            "--ci", help="Also write the CI file, ci/scowspec-ci.sh and ci/requirements.txt.", show_default=False
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
 ) -> int:
-    """Write a commented starting spec, with the `$schema` line editors use to complete and check it."""
-    if not re.fullmatch(schema()["properties"]["name"]["pattern"], name):
+    """Write a commented starting spec (with the `$schema` line editors use), and with --ci the CI files."""
+    if name is None and ci is None:
+        raise UsageError("say what to write: a spec NAME, --ci github|gitlab, or both")
+    if name is not None and not re.fullmatch(schema()["properties"]["name"]["pattern"], name):
         raise UsageError(f"`{name}` is not a valid spec name: {NAME_HELP}")
+    if ci is not None:
+        project = files.find_project_file(folder)
+        done = write_ci(project.parent if project else Path.cwd(), ci, force=force)
+        for path in done.files:
+            typer.echo(f"Wrote {files.display(path)}.", err=True)
+        if not done.source_known:
+            typer.echo(
+                f"Edit {REQUIREMENTS}: scowspec was installed from a local folder, so CI cannot install "
+                f"`{done.requirement}` from there (e.g. scowspec @ git+https://HOST/GROUP/scowspec.git@v0.1.0).",
+                err=True,
+            )
+        typer.echo("Then set SCOWSPEC_PORTAL_URL and the SCOWSPEC_TOKEN secret (README: 'On a real portal').", err=True)
+    if name is None:
+        return ExitCode.OK
     written = write_starter(folder, name, force=force)
     if written.schema is not None:
         typer.echo(f"Wrote {files.display(written.schema)} (for editors; `scowspec schema` prints it).", err=True)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from scowspec import logs as joblogs
 from scowspec import workflow
 from scowspec.apply.executor import ApplyResult, Outcome
 from scowspec.apply.lock import apply_lock
@@ -27,6 +28,7 @@ from scowspec.plan import planfile
 from scowspec.render import Output
 from scowspec.render import apply as apply_view
 from scowspec.render import diagnostics as diag_view
+from scowspec.render import logs as logs_view
 from scowspec.render import plan as plan_view
 from scowspec.render import status as status_view
 
@@ -199,14 +201,44 @@ def logs(
     name: Annotated[str, typer.Argument(help="Spec name (its newest job) or a job name.", show_default=False)],
     paths: PathsArg = None,
     job: Annotated[int | None, typer.Option("--job", help="This job id instead of the newest job.")] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines until the job ends (Ctrl-C stops watching).")
+    ] = False,
+    pod: Annotated[
+        str | None, typer.Option("--pod", help="Only this pod: its name, or its index (0 is the master pod).")
+    ] = None,
+    tail: Annotated[int, typer.Option("--tail", help="Only the last N lines of each pod's log (0: all).", min=0)] = 0,
+    interval: Annotated[
+        float,
+        typer.Option(
+            "--interval", help="With --follow: seconds of quiet before the job's state is looked up.", min=0.1
+        ),
+    ] = 5.0,
 ) -> int:
-    """Print a job's log, pod by pod, through the portal's log endpoint."""
-    remote, pods = workflow.logs(paths_or_default(paths), name, job)
-    typer.echo(f"job {remote.job_id} `{remote.name}` ({remote.state}) on {remote.cluster}", err=True)
-    for pod in pods:
-        typer.echo(f"==> {pod.pod} <==")
-        for line in pod.lines:
-            typer.echo(line)
+    """Print a job's log, pod by pod, through the portal's log endpoint; --follow streams it until the job ends."""
+    client, remote = workflow.log_job(paths_or_default(paths), name, job)
+    typer.echo(logs_view.header(remote), err=True)
+    if not follow:
+        for log in joblogs.read(client, remote, pod, tail):
+            typer.echo(logs_view.pod_section(log), nl=False)
+        return ExitCode.OK
+    events = joblogs.follow(client, remote, pod, tail, interval=interval)
+    prefixed = False  # one pod needs no prefix on its lines
+    try:
+        for event in events:
+            if isinstance(event, joblogs.Following):
+                prefixed = len(event.pods) > 1
+                typer.echo(logs_view.following(event), err=True)
+            elif isinstance(event, joblogs.PodLog):
+                typer.echo(logs_view.followed(event, prefixed=prefixed), nl=False)
+            elif isinstance(event, joblogs.PodNote):
+                typer.echo(logs_view.note(event), err=True)
+            else:
+                typer.echo(logs_view.ended(remote, event), err=True)
+    except KeyboardInterrupt:  # stop watching, never the job
+        typer.echo(logs_view.stopped(remote), err=True)
+    finally:
+        events.close()
     return ExitCode.OK
 
 

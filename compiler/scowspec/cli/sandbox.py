@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import sqlite3
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +11,11 @@ import typer
 
 from scowspec.errors import UsageError
 from scowspec.exitcodes import ExitCode
+
+
+class PortalChoice(enum.Enum):
+    RELEASE_0_5_4 = "0.5.4"
+    MAIN = "main"
 
 
 def sandbox(
@@ -21,9 +27,17 @@ def sandbox(
     pending_seconds: Annotated[float, typer.Option(help="How long a job stays PENDING.")] = 2.0,
     run_seconds: Annotated[float, typer.Option(help="How long a job RUNS before COMPLETED (0: forever).")] = 0.0,
     latency_ms: Annotated[int, typer.Option(help="Added latency of every API call, in ms.")] = 0,
+    portal: Annotated[
+        PortalChoice, typer.Option("--portal", help="The SCOW-AI generation to model (README: 'The sandbox portal').")
+    ] = PortalChoice.MAIN,
+    token_idle_seconds: Annotated[
+        float | None,
+        typer.Option(help="A login token expires after this long unused (the portal's default: 3600).", min=0.0),
+    ] = None,
     verbose: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> int:
     """Serve a local SCOW-AI-compatible portal at http://HOST:PORT/ai (token: sandbox-token, user alice)."""
+    from scowspec.portal.profile import Generation
     from scowspec.sandbox.server import make_server
     from scowspec.sandbox.store import Clock
 
@@ -32,13 +46,24 @@ def sandbox(
     except OSError as exc:
         raise UsageError(f"{state.parent}: cannot create the state folder: {exc.strerror}") from exc
     try:
-        server = make_server(host, port, str(state), Clock(pending_seconds, run_seconds), verbose=verbose)
+        server = make_server(
+            host,
+            port,
+            str(state),
+            Clock(pending_seconds, run_seconds),
+            verbose=verbose,
+            generation=Generation(portal.value),
+            token_idle_s=token_idle_seconds,
+        )
     except sqlite3.Error as exc:  # a folder, or a file that is not the sandbox's database
         raise UsageError(f"{state}: cannot open the sandbox's state: {exc}", hint="pass another --state") from exc
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     server.portal.faults.latency_ms = latency_ms
-    typer.echo(f"SCOW-AI sandbox at {server.url} (state {state}); token `sandbox-token`. Ctrl-C stops it.", err=True)
+    typer.echo(
+        f"SCOW-AI {portal.value} sandbox at {server.url} (state {state}); token `sandbox-token`. Ctrl-C stops it.",
+        err=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -206,8 +206,10 @@ class PortalClient:
     ) -> Iterator[list[str]]:
         """The pod's log as it grows: the first event, then each new one, until the stream ends (the pod is gone).
 
-        With `idle_s`, a quiet stream yields an empty list every `idle_s` seconds, so the caller can look at the
-        job's state and stop; without it, a stream quiet for the read timeout ends the iteration.
+        With `idle_s`, a stream quiet for `idle_s` seconds yields one empty list and ends: urllib3 drops a
+        connection whose read timed out, so a caller that wants more opens the stream again (`logs.follow` does).
+        Without it, a stream quiet for the read timeout ends the iteration (before the first event: a
+        TransportError, so a log that never came is never shown as an empty one).
         """
         route = f"/jobs/podLogs/{pod_id}"
         url = f"{self.settings.url}/api{route}"
@@ -227,17 +229,23 @@ class PortalClient:
                 raise error_of("GET", route, resp)
             lines = _stream_lines(resp)
             event = ""
+            first = True  # a timeout before the first event is an error; after it, the end of a quiet stream
             while True:
                 try:
                     raw = next(lines)
                 except StopIteration:
                     return
-                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:  # timeout, drop
                     if idle_s is not None and _is_timeout(exc):
                         yield []
-                        continue
-                    if _is_timeout(exc):
                         return
+                    if _is_timeout(exc) and not first:
+                        return
+                    if _is_timeout(exc):
+                        raise TransportError(
+                            f"GET {url}: no log from the portal within {read_timeout:g} s",
+                            hint="the pod may not have started yet; try again, or raise SCOWSPEC_TIMEOUT",
+                        ) from None
                     raise TransportError(f"GET {url}: the log stream broke off ({type(exc).__name__})") from None
                 if raw.startswith("event:"):
                     event = raw[6:].strip()
@@ -250,6 +258,7 @@ class PortalClient:
                     except ValueError:
                         continue
                     if isinstance(got, dict) and "log" in got:
+                        first = False
                         yield str(got["log"]).splitlines()
                 elif raw == "":
                     event = ""
@@ -447,22 +456,31 @@ class PortalClient:
             self._versions[key] = self._version_id(kind, cluster, name, version, scope)
         return self._versions[key]
 
-    def _partition(self, cluster: str, account: str, name: str) -> Partition:
+    def available_partitions(self, cluster: str, account: str) -> list[Partition]:
+        """The partitions `account` may use on `cluster`."""
         parts = self._request(
             "GET", "/config/cluster/availablePartitions", params={"accountName": account, "clusterId": cluster}
         )
-        for p in parts or []:
-            if p.get("name") == name:
-                return Partition(
-                    name=name,
-                    mem_mb=int(p.get("memMb", 0)),
-                    cores=int(p.get("cores", 0)),
-                    gpus=int(p.get("gpus", 0)),
-                    qos=tuple(p.get("qos") or ()),
-                    gpu_type=p.get("gpuType"),
-                    max_accelerators_per_pod=p.get("maxAcceleratorsPerPod"),
-                )
-        names = ", ".join(str(p.get("name")) for p in parts or []) or "none"
+        return [
+            Partition(
+                name=str(p["name"]),
+                mem_mb=int(p.get("memMb", 0)),
+                cores=int(p.get("cores", 0)),
+                gpus=int(p.get("gpus", 0)),
+                qos=tuple(p.get("qos") or ()),
+                gpu_type=p.get("gpuType"),
+                max_accelerators_per_pod=p.get("maxAcceleratorsPerPod"),
+            )
+            for p in (parts if isinstance(parts, list) else [])
+            if isinstance(p, dict) and p.get("name")
+        ]
+
+    def _partition(self, cluster: str, account: str, name: str) -> Partition:
+        parts = self.available_partitions(cluster, account)
+        for p in parts:
+            if p.name == name:
+                return p
+        names = ", ".join(p.name for p in parts) or "none"
         raise NotFoundError(
             f"partition `{name}` is not available to account `{account}` on cluster `{cluster}` (available: {names})"
         )
@@ -485,19 +503,23 @@ class PortalClient:
 
 
 def _stream_lines(resp: requests.Response) -> Iterator[str]:
-    """Lines as soon as they arrive. requests' iter_lines waits to fill a 512-byte chunk, which on an event
-    stream that never ends means waiting for lines that may never come."""
-    buffer = b""
+    """The lines of a streamed answer as soon as each arrives.
+
+    `iter_lines` reads 512-byte blocks and waits for a block to fill, so a short first event (a short log)
+    would wait for later ones, which may never come; `read1` returns whatever has arrived.
+    """
+    read1 = getattr(resp.raw, "read1", None)
+    pending = b""
     while True:
-        chunk = resp.raw.read1(64 * 1024)
-        if not chunk:
-            if buffer:
-                yield buffer.decode("utf-8", "replace")
-            return
-        buffer += chunk
-        *complete, buffer = buffer.split(b"\n")
-        for line in complete:
+        data = read1(64 * 1024, decode_content=True) if read1 is not None else resp.raw.read(1, decode_content=True)
+        if not data:
+            break
+        pending += data
+        *done, pending = pending.split(b"\n")
+        for line in done:
             yield line.rstrip(b"\r").decode("utf-8", "replace")
+    if pending:
+        yield pending.rstrip(b"\r").decode("utf-8", "replace")
 
 
 def _is_timeout(exc: BaseException) -> bool:

@@ -413,7 +413,9 @@ class LogStream:
         lines = self.portal.pod_log(self.user, self.job_id, self.index)
         sent = len(lines)
         yield "\n".join(lines[-self.rows :] if self.rows > 0 else lines)
-        while self.portal.pod_alive(self.job_id):
+        alive = True
+        while alive:
+            alive = self.portal.pod_alive(self.job_id)  # read once more after the end: the pod's last lines
             time.sleep(self.poll_s)
             lines = self.portal.pod_log(self.user, self.job_id, self.index)
             if len(lines) > sent:
