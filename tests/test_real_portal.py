@@ -307,3 +307,16 @@ def test_a_submit_answered_without_a_job_id_is_looked_up_not_repeated(
     r = cli("apply", "--yes")
     assert r.code == 0, r.out + r.err
     assert "answer lost, but job" in r.out and len(jobs(sandbox)) == 1
+
+
+def test_a_dataset_file_missing_from_its_version_is_located(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    spec = write_small(project, "named")
+    text = spec.read_text("utf-8").replace(
+        "dataset: {version_id: 12, scope: mine, file: identity.json}",
+        "dataset: {name: identity, scope: mine, file: identiy.json}",
+    )
+    spec.write_text(text, "utf-8")
+    r = cli("plan")
+    assert r.code == 3 and "specs/named.yaml:5:" in r.err and "`identiy.json` is not in" in r.err, r.err
+    spec.write_text(text.replace("identiy.json", "identity.json"), "utf-8")
+    assert cli("plan").code == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import posixpath
 from typing import Protocol
 
+from scowspec.compile.resolve import AssetKind, Resolved
 from scowspec.diagnostics import Diagnostic, JsonPath, Severity
 from scowspec.model.spec import FineTuneSpec, RefKind
 
@@ -24,6 +25,8 @@ class PortalFacts(Protocol):
 
     def accounts_and_clusters(self) -> dict[str, list[str]]: ...
 
+    def asset_path(self, kind: AssetKind, version_id: int) -> str | None: ...
+
 
 def _at(spec: FineTuneSpec, path: JsonPath, code: str, message: str) -> Diagnostic:
     span = spec.origin.span(path) if spec.origin else None
@@ -35,7 +38,7 @@ def _under(path: str, home: str) -> bool:
     return path == home or path.startswith(home.rstrip("/") + "/")
 
 
-def check(spec: FineTuneSpec, portal: PortalFacts) -> list[Diagnostic]:
+def check(spec: FineTuneSpec, portal: PortalFacts, resolved: Resolved | None = None) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     accounts = portal.accounts_and_clusters()
     if accounts and spec.cluster not in accounts.get(spec.account, []):
@@ -75,6 +78,17 @@ def check(spec: FineTuneSpec, portal: PortalFacts) -> list[Diagnostic]:
         if not portal.exists(spec.cluster, data):
             diags.append(
                 _at(spec, ("dataset", "path"), "portal-missing", f"dataset `{data}` does not exist on the portal")
+            )
+    elif ds.file and resolved is not None:
+        root = portal.asset_path(AssetKind.DATASET, resolved.dataset.version_id)
+        if root is not None and not portal.exists(spec.cluster, posixpath.join(root, ds.file)):
+            diags.append(
+                _at(
+                    spec,
+                    ("dataset", "file"),
+                    "portal-missing",
+                    f"dataset.file `{ds.file}` is not in the dataset version's folder `{root}` on the portal",
+                )
             )
     hours = portal.max_running_hours(spec.cluster)
     if hours is not None and spec.resources.max_time_minutes > hours * 60:

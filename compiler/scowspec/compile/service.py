@@ -55,7 +55,7 @@ def compile_loaded(loaded: Loaded, catalog: Catalog | None, facts: portal_rules.
     for spec in loaded.specs:
         resolved, problems = resolve(spec, catalog, offline)
         if facts is not None:
-            problems += portal_rules.check(spec, facts)
+            problems += portal_rules.check(spec, facts, resolved)
         diags += problems
         if resolved is not None and not problems:
             jobs.append(compile_spec(spec, resolved))

@@ -53,7 +53,7 @@ class PortalClient:
         self._versions: dict[tuple[AssetKind, str, str, str, Scope], int] = {}
         self._profile: Profile | None = None
         self._homes: dict[str, str] = {}
-        self._facts: dict[tuple[str, ...], Any] = {}  # plan-time portal facts, asked once per run
+        self._facts: dict[tuple[object, ...], Any] = {}  # plan-time portal facts, asked once per run
         self._probe_lock = threading.Lock()
 
     def close(self) -> None:
@@ -499,7 +499,16 @@ class PortalClient:
             known = ", ".join(str(v.get("versionName")) for v in (versions or {}).get("items", [])) or "none"
             raise NotFoundError(f"{kind.value} `{name}` has no version `{version}` (versions: {known})")
         newest = max(found, key=lambda v: (str(v.get("createTime", "")), int(v["id"])))
+        # Where the portal mounts it (a private version: its privatePath): plan checks dataset.file there.
+        path = newest.get("privatePath") if scope is Scope.MINE and newest.get("privatePath") else newest.get("path")
+        if isinstance(path, str) and path.startswith("/"):
+            self._facts["asset-path", kind.value, int(newest["id"])] = path
         return int(newest["id"])
+
+    def asset_path(self, kind: AssetKind, version_id: int) -> str | None:
+        """The host folder of a version this run resolved by name (None: not known without another lookup)."""
+        path: str | None = self._facts.get(("asset-path", kind.value, version_id))
+        return path
 
 
 def _stream_lines(resp: requests.Response) -> Iterator[str]:
