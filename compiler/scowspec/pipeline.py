@@ -13,7 +13,7 @@ from scowspec.load.yamlfile import parse
 from scowspec.model.build import build
 from scowspec.model.effective import merge
 from scowspec.model.spec import FineTuneSpec
-from scowspec.validate import rules, schema
+from scowspec.validate import rules, schema, verbatim
 from scowspec.validate.context import RuleContext
 from scowspec.validate.lfkeys import key_table
 
@@ -45,12 +45,14 @@ def check_text(text: str, file: str, project: Project | None) -> tuple[FineTuneS
     doc, diags = parse(text, file)
     if doc is None:
         return None, diags
-    diags += schema.check(doc)
+    unreadable = {d.path for d in diags if d.code == "yaml-value"}  # already reported; read as null
+    diags += [d for d in schema.check(doc) if d.path not in unreadable]
     if any(d.severity is Severity.ERROR for d in diags):
         return None, diags
     project_doc = project.doc if project else None
     eff = merge(project.defaults if project else {}, doc.data)
     diags += rules.check(RuleContext(doc, project_doc, eff, key_table()))
+    diags += verbatim.check(doc, eff)
     if any(d.severity is Severity.ERROR for d in diags):
         return None, diags
     return build(file, eff, doc), diags
