@@ -153,7 +153,7 @@ def format_files(paths: list[Path], *, check: bool) -> Formatted:
     problems: list[Diagnostic] = []
     spec_files = files.discover(paths)
     for path in spec_files:
-        text = files.read_text(path)
+        text = files.read_user_file(path)
         name = files.display(path)
         doc, diags = parse(text, name)
         if doc is None or diags:

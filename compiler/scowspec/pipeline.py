@@ -60,7 +60,7 @@ def check_text(text: str, file: str, project: Project | None) -> tuple[FineTuneS
 
 def load_project(path: Path) -> tuple[Project, list[Diagnostic]]:
     name = files.display(path)
-    doc, diags = parse(files.read_text(path), name)
+    doc, diags = parse(files.read_user_file(path), name)
     if doc is None:
         return Project(name, None), diags
     problems = schema.check(doc, definition="project")
@@ -93,7 +93,7 @@ def load_specs(paths: list[Path]) -> Loaded:
         if path == project_path:
             continue
         try:
-            text = files.read_text(path)
+            text = files.read_user_file(path)
         except UsageError as exc:  # one unreadable file must not hide the others' problems
             start = Position(1, 1)
             diagnostics.append(
