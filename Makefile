@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SPECS ?= specs
 
-.PHONY: install test lint fmt typecheck check validate-specs golden schema bench gpu-build demo clean
+.PHONY: install test lint fmt typecheck check validate-specs golden schema bench gpu-build demo clean fuzz
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -50,3 +50,10 @@ demo: $(STAMP)  ## the whole loop against a local sandbox portal
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .scowspec build dist
+
+FUZZ_COUNT ?= 50000
+FUZZ_SECONDS ?= 3600
+FUZZ_SEED ?= 1
+fuzz: $(STAMP)  ## hostile specs, project files and plans through every command (not part of `make test`)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'omegaconf>=2.3'  # LLaMA-Factory's config reader, the oracle
+	$(BIN)/python tools/fuzz/fuzz.py --count $(FUZZ_COUNT) --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED)

@@ -187,6 +187,8 @@ def test_multinode_without_rank_fails_loudly(tmp_path: Path) -> None:
 
 
 HOSTILE = "$(touch PWNED) `touch PWNED2` '\"; rm -rf / #\\ ${HOME} 中文"
+# Config values are read by OmegaConf, where `${` is an interpolation: scowspec refuses it there (test_hostile.py).
+HOSTILE_CONFIG = HOSTILE.replace("${HOME}", "$HOME")
 
 
 def test_hostile_values_reach_the_configs_verbatim(tmp_path: Path) -> None:
@@ -198,7 +200,7 @@ def test_hostile_values_reach_the_configs_verbatim(tmp_path: Path) -> None:
         )
         .replace(
             "  template: qwen\n",
-            "  template: qwen\n  default_system: " + json.dumps(HOSTILE + "\nSCOWSPEC_PREPARE_PY") + "\n",
+            "  template: qwen\n  default_system: " + json.dumps(HOSTILE_CONFIG + "\nSCOWSPEC_PREPARE_PY") + "\n",
         )
     )
     text += "env: {WEIRD: " + json.dumps(HOSTILE) + "}\n"
@@ -209,7 +211,7 @@ def test_hostile_values_reach_the_configs_verbatim(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob("PWNED*")), "a value from the spec was executed by the shell"
     job_dir = tmp_path / "work" / job.job_name
     train = yaml.safe_load((job_dir / "config" / "train.json").read_text("utf-8"))
-    assert train["default_system"] == HOSTILE + "\nSCOWSPEC_PREPARE_PY"
+    assert train["default_system"] == HOSTILE_CONFIG + "\nSCOWSPEC_PREPARE_PY"
     rows = json.loads((job_dir / "data" / "identity.json").read_text("utf-8"))
     assert any(HOSTILE in r["output"] for r in rows)
     assert any("line1\nline2\nSCOWSPEC_JOB_JSON\nEOF" in r["output"] for r in rows)

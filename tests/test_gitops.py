@@ -67,12 +67,19 @@ def test_stale_saved_plan_is_refused(cli: CLI, project: Path, sandbox: SandboxSe
 
 def test_saved_plan_is_applied_exactly(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
     assert cli("plan", "--out", "plan.json", "--target", "qwen25-pku-identity").code == 0
+    applied = cli("apply", "--plan", "plan.json", "--yes")
+    assert applied.code == 0, applied.err
+    assert names(sandbox) == ["qwen25-pku-identity-7c23d06f"], "only the --target the plan was made with"
+    assert jobs(sandbox)[0]["body"]["maxTime"] == 600
+
+
+def test_saved_plan_is_refused_when_the_spec_changed_since(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    assert cli("plan", "--out", "plan.json", "--target", "qwen25-pku-identity").code == 0
     spec = project / "specs" / "qwen25-pku-identity.yaml"
     spec.write_text(spec.read_text("utf-8").replace("max_time: 10h", "max_time: 5h"), "utf-8")
-    applied = cli("apply", "--plan", "plan.json")
-    assert applied.code == 0, applied.err
-    assert names(sandbox) == ["qwen25-pku-identity-7c23d06f"], "the plan's payload, not the edited spec"
-    assert jobs(sandbox)[0]["body"]["maxTime"] == 600
+    refused = cli("apply", "--plan", "plan.json", "--yes")
+    assert refused.code == 4 and "not what the specs make now" in refused.err
+    assert names(sandbox) == [], "neither the reviewed payload nor the edited spec is submitted"
 
 
 def test_lost_submit_answer_never_makes_a_second_job(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
@@ -107,9 +114,10 @@ def test_submit_whose_lookup_also_fails_is_not_repeated(cli: CLI, project: Path,
     assert len(jobs(sandbox)) == 1, "exactly one job, never two"
     pending = json.loads((project / ".scowspec" / "journal.json").read_text())["pending"]
     assert list(pending) == ["qwen25-pku-identity-7c23d06f"]
-    assert "its answer was lost: apply looks it up by name" in cli("plan").out
+    assert "got no answer: its job is on the portal now" in cli("plan").out
     r2 = cli("apply", "--yes")
     assert r2.code == 0 and len(jobs(sandbox)) == 1 and "2 unchanged" not in r2.out
+    assert json.loads((project / ".scowspec" / "journal.json").read_text())["pending"] == {}, "settled once listed"
 
 
 def test_one_failed_submit_does_not_hide_the_others(cli: CLI, project: Path, sandbox: SandboxServer) -> None:

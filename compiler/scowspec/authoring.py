@@ -12,11 +12,13 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from scowspec import __version__
-from scowspec.diagnostics import Diagnostic
+from scowspec.diagnostics import Diagnostic, Severity
 from scowspec.errors import RefusedError
 from scowspec.load import files
+from scowspec.load.document import Document
 from scowspec.load.yamlfile import parse
 from scowspec.pipeline import load_project
 from scowspec.validate.schema import schema_text
@@ -108,6 +110,40 @@ def write_starter(folder: Path, name: str, *, force: bool) -> Written:
     return Written(target, wrote_schema)
 
 
+def _reformat(text: str, doc: Document, name: str) -> tuple[str, Diagnostic | None]:
+    """The formatted text, or why the file is left as it is: fmt only ever changes layout, never data.
+
+    ruamel reads a few things our reader accepts differently (tags, merge keys, tabs): when its output does
+    not read back to the same data, or it cannot read the file at all, the file is not touched.
+    """
+    try:
+        new = format_text(text)
+    except (YAMLError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return text, doc.diagnostic(
+            "fmt-skipped", f"fmt cannot reformat this file ({first}); it was left as it is", severity=Severity.WARNING
+        )
+    again, _ = parse(new, name)
+    if again is None or not _same_data(again.data, doc.data):
+        return text, doc.diagnostic(
+            "fmt-skipped",
+            "reformatting would change this file's data (a tag, merge key or alias); it was left as it is",
+            severity=Severity.WARNING,
+        )
+    return new, None
+
+
+def _same_data(a: object, b: object) -> bool:
+    """Equal as data (NaN equals NaN here: it is the same value written twice)."""
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return list(a) == list(b) and all(_same_data(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_data(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
 @dataclass(frozen=True)
 class Formatted:
     changed: tuple[Path, ...]
@@ -121,12 +157,16 @@ def format_files(paths: list[Path], *, check: bool) -> Formatted:
     problems: list[Diagnostic] = []
     spec_files = files.discover(paths)
     for path in spec_files:
-        text = files.read_text(path)
-        doc, diags = parse(text, files.display(path))
+        text = files.read_user_file(path)
+        name = files.display(path)
+        doc, diags = parse(text, name)
         if doc is None or diags:
             problems += diags
             continue
-        new = format_text(text)
+        new, refusal = _reformat(text, doc, name)
+        if refusal is not None:
+            problems.append(refusal)
+            continue
         if new != text:
             changed.append(path)
             if not check:

@@ -13,7 +13,7 @@ from scowspec.load.yamlfile import parse
 from scowspec.model.build import build
 from scowspec.model.effective import merge
 from scowspec.model.spec import FineTuneSpec
-from scowspec.validate import rules, schema, verify_rules
+from scowspec.validate import rules, schema, verbatim, verify_rules
 from scowspec.validate.context import RuleContext
 from scowspec.validate.lfkeys import key_table
 
@@ -45,13 +45,15 @@ def check_text(text: str, file: str, project: Project | None) -> tuple[FineTuneS
     doc, diags = parse(text, file)
     if doc is None:
         return None, diags
-    diags += schema.check(doc)
+    unreadable = {d.path for d in diags if d.code == "yaml-value"}  # already reported; read as null
+    diags += [d for d in schema.check(doc) if d.path not in unreadable]
     if any(d.severity is Severity.ERROR for d in diags):
         return None, diags
     project_doc = project.doc if project else None
     eff = merge(project.defaults if project else {}, doc.data)
     ctx = RuleContext(doc, project_doc, eff, key_table())
     diags += rules.check(ctx) + verify_rules.check(ctx)
+    diags += verbatim.check(doc, eff)
     if any(d.severity is Severity.ERROR for d in diags):
         return None, diags
     return build(file, eff, doc), diags
@@ -59,7 +61,7 @@ def check_text(text: str, file: str, project: Project | None) -> tuple[FineTuneS
 
 def load_project(path: Path) -> tuple[Project, list[Diagnostic]]:
     name = files.display(path)
-    doc, diags = parse(files.read_text(path), name)
+    doc, diags = parse(files.read_user_file(path), name)
     if doc is None:
         return Project(name, None), diags
     problems = schema.check(doc, definition="project")
@@ -92,7 +94,7 @@ def load_specs(paths: list[Path]) -> Loaded:
         if path == project_path:
             continue
         try:
-            text = files.read_text(path)
+            text = files.read_user_file(path)
         except UsageError as exc:  # one unreadable file must not hide the others' problems
             start = Position(1, 1)
             diagnostics.append(

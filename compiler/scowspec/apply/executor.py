@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Protocol
 
-from scowspec.apply.journal import Journal
+from scowspec.apply.journal import GRACE_S, Journal, in_doubt
 from scowspec.errors import NotFoundError, PortalError, ScowspecError, TransportError
 from scowspec.plan.model import Action, Change, Plan
 from scowspec.portal.types import Phase, RemoteJob
@@ -135,9 +135,10 @@ def folders_to_make(payload: dict[str, object]) -> list[str]:
 
 
 def _submit(portal: Portal, journal: Journal, change: Change, stop: threading.Event, gate: SubmitGate) -> Result:
-    assert change.desired is not None
+    if change.desired is None:  # plans are made again before apply; this only guards the type
+        return Result(change, Outcome.FAILED, "nothing to submit: the change has no payload")
     name, cluster = change.job_name, change.cluster
-    journal.begin(name, cluster)
+    earlier = journal.entry(name)
     existing = _find(portal, cluster, name, change.known_ids)
     if existing is not None:
         journal.end(name)
@@ -147,6 +148,9 @@ def _submit(portal: Portal, journal: Journal, change: Change, stop: threading.Ev
             f"found job {existing.job_id} from an earlier submit; not submitted again",
             existing.job_id,
         )
+    if earlier is not None and in_doubt(earlier, time.time()):
+        return Result(change, Outcome.FAILED, _in_doubt_message(earlier))
+    journal.begin(name, cluster)
     if stop.is_set():
         journal.end(name)
         raise _Interrupted
@@ -172,8 +176,8 @@ def _submit(portal: Portal, journal: Journal, change: Change, stop: threading.Ev
         return Result(
             change,
             Outcome.FAILED,
-            f"{exc.message}; the job is not on the portal yet. Not resubmitted: "
-            "the next apply looks it up by name first",
+            f"{exc.message}; the job is not on the portal yet. In doubt: no apply submits it again until it "
+            f"appears or {GRACE_S / 60:.0f} minutes have passed",
         )
     except PortalError as exc:
         journal.end(name)
@@ -194,6 +198,17 @@ def _retryable(exc: PortalError) -> bool:
 
 def _with_hint(exc: PortalError) -> str:
     return f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+
+
+def _in_doubt_message(entry: dict[str, object]) -> str:
+    since = entry.get("since_s")
+    until = (
+        time.strftime("%H:%M:%S UTC", time.gmtime(float(since) + GRACE_S)) if isinstance(since, float | int) else "?"
+    )
+    return (
+        f"in doubt: a submit at {entry.get('since', '?')} got no answer and the job is not listed yet; "
+        f"not submitted again until it appears or {until} (then apply submits it)"
+    )
 
 
 def _cancel(portal: Portal, job: RemoteJob) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,9 @@ def apply_lock(folder: Path, timeout_s: float) -> Iterator[None]:
             f"{folder / 'apply.lock'}: cannot create the apply lock: {exc.strerror}; nothing was changed",
             hint="apply keeps its lock and journal beside scowspec.yaml: run it where that folder is writable",
         ) from exc
+    if not math.isfinite(timeout_s) or timeout_s < 0:
+        handle.close()
+        raise UsageError(f"--lock-timeout must be a number of seconds, 0 or more, not {timeout_s}")
     with handle:
         deadline = time.monotonic() + timeout_s
         while True:

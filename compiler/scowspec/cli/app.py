@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Annotated
@@ -42,8 +43,15 @@ def _root(
     """Declarative LLaMA-Factory fine-tuning jobs for SCOW-AI."""
 
 
+_registered: list[bool] = []
+
+
 def _register() -> None:
-    # Imported here so that `scowspec --version` stays a cold start of a few imports.
+    # Imported here so that `scowspec --version` stays a cold start of a few imports. Once only: main() may be
+    # called many times in one process (tests, the fuzzer), and each registration adds the commands again.
+    if _registered:
+        return
+    _registered.append(True)
     from scowspec.cli import authoring, core, doctor, gitops, sandbox
 
     core.register(app)
@@ -53,9 +61,19 @@ def _register() -> None:
     doctor.register(app)
 
 
+def _tolerant_streams() -> None:
+    """A terminal or log that cannot show a character (LANG=C, a latin-1 console) gets an escape, not a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if callable(reconfigure):
+            with contextlib.suppress(ValueError, OSError):  # a closed or detached stream: nothing to protect
+                reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every outcome becomes one exit code (see EXIT_CODES_HELP)."""
     args = sys.argv[1:] if argv is None else argv
+    _tolerant_streams()
     if args not in (["--version"],):
         _register()
     try:

@@ -75,7 +75,8 @@ def plan(
 ) -> int:
     """Compare the specs with the jobs on the portal and show what apply would do."""
     output = as_output(output_choice)
-    planned = _planned(paths_or_default(paths), target, replace, prune, allow_mass_cancel)
+    spec_paths = paths_or_default(paths)
+    planned = _planned(spec_paths, target, replace, prune, allow_mass_cancel)
     if planned.plan is None:
         return ExitCode.INVALID
     p = planned.plan
@@ -95,7 +96,8 @@ def plan(
     for reason in planned.refusals:
         typer.echo(f"Refused: {reason}", err=True)
     if out is not None and not planned.refusals:
-        files.write_text(out, planfile.dumps(p))
+        request = workflow.PlanRequest(frozenset(target or ()), frozenset(replace or ()), prune)
+        files.write_text(out, planfile.dumps(p, workflow.saved_request(spec_paths, request)))
         typer.echo(f"Saved the plan to {out}; apply it exactly with `scowspec apply --plan {out}`.", err=True)
     return code
 
@@ -143,21 +145,20 @@ def apply(
     """Make the portal match the specs: plan, show, confirm, then submit, replace and cancel jobs."""
     output = as_output(output_choice)
     progress = None if output is Output.JSON else (lambda r: typer.echo(apply_view.line(r)))
+    saved = None
     if plan_file is not None:
         if paths or target or replace or prune:
             raise UsageError("--plan applies a saved plan exactly: it takes no paths, --target, --replace or --prune")
         saved = planfile.loads(files.read_text(plan_file), str(plan_file))
-        folder = workflow.state_dir([])
-        with apply_lock(folder, lock_timeout):
-            result = workflow.execute(
-                saved, workflow.client_for_plan(saved), folder, parallelism=parallelism, progress=progress
-            )
-        return _finish(result, output)
-    spec_paths = paths_or_default(paths)
+    spec_paths = [Path(p) for p in saved.request.paths] if saved and saved.request.paths else paths_or_default(paths)
     folder = workflow.state_dir(spec_paths)
     # Plan under the lock: a second apply started meanwhile plans against what the first one did.
     with apply_lock(folder, lock_timeout):
-        planned = _planned(spec_paths, target, replace, prune, allow_mass_cancel)
+        if saved is not None:  # made again from the specs and compared: the file alone is never trusted
+            planned = workflow.replan(saved, allow_mass_cancel)
+            _show_diagnostics(planned.compiled.report, len(planned.compiled.loaded.files))
+        else:
+            planned = _planned(spec_paths, target, replace, prune, allow_mass_cancel)
         if planned.plan is None or planned.client is None:
             return ExitCode.INVALID
         p = planned.plan
@@ -166,6 +167,7 @@ def apply(
         if planned.refusals:
             raise RefusedError("; ".join(planned.refusals))
         if not p.has_changes:
+            workflow.settle(folder, p)
             if output is Output.JSON:
                 typer.echo(apply_view.json_text(ApplyResult(()), ExitCode.OK), nl=False)
             return ExitCode.OK

@@ -20,7 +20,7 @@ class PortalChoice(enum.Enum):
 
 def sandbox(
     host: Annotated[str, typer.Option(help="Address to listen on (keep it on loopback).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8765,
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).", min=0, max=65535)] = 8765,
     state: Annotated[Path, typer.Option(help="SQLite file that keeps jobs across restarts.")] = Path(
         ".scowspec/sandbox.db"
     ),
@@ -57,8 +57,8 @@ def sandbox(
         )
     except sqlite3.Error as exc:  # a folder, or a file that is not the sandbox's database
         raise UsageError(f"{state}: cannot open the sandbox's state: {exc}", hint="pass another --state") from exc
-    except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    except (OSError, OverflowError) as exc:  # OverflowError: a port out of range reached bind()
+        raise UsageError(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}") from exc
     server.portal.faults.latency_ms = latency_ms
     typer.echo(
         f"SCOW-AI {portal.value} sandbox at {server.url} (state {state}); token `sandbox-token`. Ctrl-C stops it.",

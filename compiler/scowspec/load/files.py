@@ -59,6 +59,30 @@ def read_text(path: Path) -> str:
         raise UsageError(f"{display(path)}: cannot read: {exc.strerror}") from exc
 
 
+def repository_root(path: Path) -> Path:
+    """The git repository holding `path` (its nearest folder with .git), else the folder it is in."""
+    here = path.absolute().parent
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return here
+
+
+def read_user_file(path: Path) -> str:
+    """A spec or project file: a regular file inside its repository. A symlink that leads out of it (to a
+    secret, say) is refused without being read, so none of its text can reach an error message."""
+    try:
+        real = path.resolve(strict=True)
+        root = repository_root(path).resolve()
+    except (OSError, RuntimeError) as exc:  # a dangling link or a loop
+        raise UsageError(f"{display(path)}: cannot read: {getattr(exc, 'strerror', None) or exc}") from exc
+    if not real.is_relative_to(root):
+        raise UsageError(f"{display(path)}: a link to a file outside the repository; refused without reading it")
+    if not real.is_file():
+        raise UsageError(f"{display(path)}: not a regular file; refused without reading it")
+    return read_text(path)
+
+
 def write_text(path: Path, text: str) -> None:
     """Write `path` (creating its folders): a saved plan, a starter spec, a formatted spec, the schema."""
     try:

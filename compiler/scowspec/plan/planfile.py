@@ -6,6 +6,7 @@ No token and no header is ever part of a plan; payloads hold only what the spec 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from scowspec.errors import UsageError
@@ -13,6 +14,22 @@ from scowspec.plan.model import Action, Change, Desired, FieldChange, Plan
 from scowspec.portal.types import RemoteJob
 
 PLAN_FORMAT = "scowspec-plan/1"
+
+
+@dataclass(frozen=True)
+class SavedRequest:
+    """What `plan --out` was asked for: apply --plan makes the plan again from this and compares."""
+
+    paths: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    replace: tuple[str, ...] = ()
+    prune: bool = False
+
+
+@dataclass(frozen=True)
+class Saved:
+    plan: Plan
+    request: SavedRequest
 
 
 def _job(j: RemoteJob) -> dict[str, Any]:
@@ -69,12 +86,42 @@ def to_dict(plan: Plan) -> dict[str, Any]:
     }
 
 
-def dumps(plan: Plan) -> str:
-    return json.dumps(to_dict(plan), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+def dumps(plan: Plan, request: SavedRequest | None = None) -> str:
+    data = to_dict(plan)
+    if request is not None:
+        data["request"] = {
+            "paths": list(request.paths),
+            "targets": sorted(request.targets),
+            "replace": sorted(request.replace),
+            "prune": request.prune,
+        }
+    return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
-def loads(text: str, source: str) -> Plan:
-    """A saved plan; a file that is not one is a usage error with the reason."""
+def _strings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError("expected a list of strings")
+    return tuple(value)
+
+
+def _request(raw: Any) -> SavedRequest:
+    if raw is None:
+        return SavedRequest()
+    if not isinstance(raw, dict) or not isinstance(raw.get("prune", False), bool):
+        raise TypeError("`request` is not what plan --out writes")
+    return SavedRequest(
+        _strings(raw.get("paths", [])),
+        _strings(raw.get("targets", [])),
+        _strings(raw.get("replace", [])),
+        bool(raw.get("prune", False)),
+    )
+
+
+def loads(text: str, source: str) -> Saved:
+    """A saved plan; a file that is not one is a usage error with the reason.
+
+    Reading it is all this does: apply makes the plan again from the specs and refuses a file that differs.
+    """
     try:
         raw = json.loads(text)
         if raw.get("format") != PLAN_FORMAT:
@@ -117,16 +164,19 @@ def loads(text: str, source: str) -> Plan:
             )
             for c in raw["changes"]
         )
-        return Plan(
+        plan = Plan(
             changes,
-            raw["fingerprint"],
-            tuple(raw["clusters"]),
-            tuple(raw.get("notes", [])),
-            raw.get("created_at", ""),
-            raw.get("scowspec_version", ""),
-            raw.get("portal_url", ""),
+            str(raw["fingerprint"]),
+            _strings(raw["clusters"]),
+            tuple(str(n) for n in raw.get("notes", [])),
+            str(raw.get("created_at", "")),
+            str(raw.get("scowspec_version", "")),
+            str(raw.get("portal_url", "")),
         )
+        return Saved(plan, _request(raw.get("request")))
     except UsageError:
         raise
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UsageError(f"{source}: not a readable scowspec plan ({type(exc).__name__}: {exc})") from None
+    except RecursionError:
+        raise UsageError(f"{source}: not a readable scowspec plan (nested too deeply)") from None
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+        raise UsageError(f"{source}: not a readable scowspec plan ({type(exc).__name__}: {str(exc)[:200]})") from None

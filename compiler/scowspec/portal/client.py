@@ -24,6 +24,7 @@ from scowspec.errors import AuthError, ConflictError, ForbiddenError, NotFoundEr
 from scowspec.model.spec import Scope
 from scowspec.portal.profile import Profile, generation_from_openapi, profile_of
 from scowspec.portal.settings import PortalSettings
+from scowspec.portal.transport import PortalSession
 from scowspec.portal.types import RemoteJob
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -43,7 +44,7 @@ class PortalClient:
         self.retries = retries
         self.backoff_s = backoff_s
         self.requests_made = 0
-        self._session = requests.Session()
+        self._session = PortalSession(settings.url)  # the token goes to this origin only
         self._session.headers["x-scow-api-auth-token"] = settings.token
         if settings.user:
             self._session.headers["x-scow-user-id"] = settings.user

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,8 +39,18 @@ def from_env(
     token = env.get(ENV_TOKEN, "")
     if not token:
         raise ConfigError("no token: set SCOWSPEC_TOKEN (your SCOW_USER token, or the API secret with SCOWSPEC_USER)")
+    user = env.get(ENV_USER, "")
+    for name, value in ((ENV_TOKEN, token), (ENV_USER, user)):
+        if not _header_safe(value):  # the value itself is never shown: it may be a secret
+            raise ConfigError(f"{name} has characters an HTTP header cannot carry (only printable ASCII)")
     try:
         timeout = float(env.get(ENV_TIMEOUT, "30"))
     except ValueError as exc:
         raise ConfigError(f"{ENV_TIMEOUT} must be a number of seconds") from exc
-    return PortalSettings(url.rstrip("/"), token, env.get(ENV_USER, ""), timeout, generation)
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise ConfigError(f"{ENV_TIMEOUT} must be a number of seconds greater than 0")
+    return PortalSettings(url.rstrip("/"), token, user, timeout, generation)
+
+
+def _header_safe(value: str) -> bool:
+    return all(" " <= c <= "~" for c in value)

@@ -56,11 +56,20 @@ def _validator(defn: str) -> Draft202012Validator:
     return Draft202012Validator(root)
 
 
+# A file with thousands of unknown keys would take seconds to report (each gets a suggestion) and
+# bury the first problems; past this many, one line says how many more there are.
+MAX_DIAGNOSTICS = 100
+
+
 def check(doc: Document, *, definition: str = "") -> list[Diagnostic]:
-    """All schema problems of `doc` (against the root schema or one `$defs` entry)."""
+    """The schema problems of `doc` (against the root schema or one `$defs` entry), at most MAX_DIAGNOSTICS."""
     out: list[Diagnostic] = []
     for err in _validator(definition).iter_errors(doc.data):
         out.extend(_convert(doc, err))
+        if len(out) >= MAX_DIAGNOSTICS:
+            out = out[:MAX_DIAGNOSTICS]
+            out.append(doc.diagnostic("too-many", f"more than {MAX_DIAGNOSTICS} problems; fix these first"))
+            break
     return out
 
 
