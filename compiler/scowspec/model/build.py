@@ -19,7 +19,7 @@ def asset_ref(data: Mapping[str, Any]) -> AssetRef:
     return AssetRef(RefKind.NAME, name=data["name"], version=data.get("version", ""), scope=scope)
 
 
-def build(file: str, eff: Mapping[str, Any], origin: Document | None = None) -> FineTuneSpec:
+def build(file: str, eff: Mapping[str, Any], origin: Document | None = None, project: str = "") -> FineTuneSpec:
     """A FineTuneSpec from effective data that passed validation."""
     res = eff["resources"]
     ds = eff["dataset"]
@@ -57,4 +57,5 @@ def build(file: str, eff: Mapping[str, Any], origin: Document | None = None) -> 
         env=frozen(eff.get("env", {})),
         effective=frozen(eff),
         origin=origin,
+        project=project,
     )

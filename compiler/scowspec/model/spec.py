@@ -100,6 +100,9 @@ class FineTuneSpec:
     mounts: tuple[Mount, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     origin: Document | None = field(default=None, compare=False, repr=False)
+    # scowspec.yaml's `project`: which repository the job belongs to. Not part of the digest, so giving a
+    # project its id (or adopting its older jobs) renames no job.
+    project: str = ""
 
     @cached_property
     def digest(self) -> str:

@@ -49,6 +49,9 @@ def to_dict(plan: Plan) -> dict[str, Any]:
         "clusters": list(plan.clusters),
         "fingerprint": plan.fingerprint,
         "notes": list(plan.notes),
+        "unmatched": plan.unmatched,
+        "project": plan.project,
+        "lock_cluster": plan.lock_cluster,
         "changes": [
             {
                 "action": c.action.value,
@@ -125,6 +128,9 @@ def loads(text: str, source: str) -> Plan:
             raw.get("created_at", ""),
             raw.get("scowspec_version", ""),
             raw.get("portal_url", ""),
+            int(raw.get("unmatched", 0)),
+            str(raw.get("project", "")),
+            str(raw.get("lock_cluster", "")),
         )
     except UsageError:
         raise
