@@ -13,7 +13,11 @@ from scowspec.plan.reconcile import PlanOptions, detail_wanted, make_plan
 from scowspec.portal.types import RemoteJob
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-OURS = {"command": "# scowspec 0.1.0 | spec specs/a.yaml | digest x | job a-x | project p\n", "nodeCount": 2, "gpuCount": 2}
+OURS = {
+    "command": "# scowspec 0.1.0 | spec specs/a.yaml | digest x | job a-x | project p\n",
+    "nodeCount": 2,
+    "gpuCount": 2,
+}
 FOREIGN = {"command": "python train.py", "nodeCount": 1, "gpuCount": 1}
 
 

@@ -62,6 +62,9 @@ AdoptOpt = Annotated[
 LockTimeoutOpt = Annotated[
     float, typer.Option(help="Seconds to wait for another apply of this project (any clone, any machine).")
 ]
+ForeignOpt = Annotated[
+    bool, typer.Option("--show-foreign", help="List other projects' running jobs on this portal user one by one.")
+]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
@@ -90,9 +93,7 @@ def plan(
     destroy: DestroyOpt = False,
     allow_over_budget: BudgetOpt = False,
     adopt_legacy_jobs: AdoptOpt = False,
-    show_foreign: Annotated[
-        bool, typer.Option("--show-foreign", help="List other projects' running jobs on this portal user one by one.")
-    ] = False,
+    show_foreign: ForeignOpt = False,
 ) -> int:
     """Compare the specs with the jobs on the portal and show what apply would do."""
     output = as_output(output_choice)
@@ -210,6 +211,7 @@ def apply(
     destroy: DestroyOpt = False,
     allow_over_budget: BudgetOpt = False,
     adopt_legacy_jobs: AdoptOpt = False,
+    show_foreign: ForeignOpt = False,
 ) -> int:
     """Make the portal match the specs: plan, show, confirm, then submit, replace and cancel jobs."""
     output = as_output(output_choice)
@@ -236,6 +238,7 @@ def apply(
         destroy=destroy,
         allow_over_budget=allow_over_budget,
         adopt_legacy=adopt_legacy_jobs,
+        show_foreign=show_foreign,
     )
     return _apply_specs(
         paths_or_default(paths), request, yes=yes, parallelism=parallelism, lock_timeout=lock_timeout, output=output
