@@ -6,6 +6,7 @@ A plan touches only this project's jobs and only the specs it was asked about; s
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from scowspec.portal.client import PortalClient
 from scowspec.portal.settings import from_env
 from scowspec.sandbox.server import SandboxServer
 
-from .conftest import Run
+from .conftest import TESTDATA, Run
 from .portal_helpers import admin, jobs, make_project, write_small
 
 CLI = Callable[..., Run]
@@ -341,3 +342,26 @@ def test_status_check(cli: CLI, lab: Path, sandbox: SandboxServer, situation: st
     assert says in r.out
     flagged = 0 if code == 0 else (2 if situation == "never-applied" else 1)
     assert f"2 specs; {flagged} need{'s' if flagged == 1 else ''} attention" in r.out
+
+
+# -- Finding 15: validate counts the files with problems, not every file checked (offline: no portal involved) -------
+VALIDATE_CASES = [
+    pytest.param(7, 3, "in 3 files; 7 specs checked.", id="three-of-seven-broken"),
+    pytest.param(1, 1, "in 1 file; 1 spec checked.", id="one-broken"),
+    pytest.param(2, 0, "2 specs valid.", id="none-broken"),
+]
+
+
+@pytest.mark.parametrize(("total", "broken", "summary"), VALIDATE_CASES)
+def test_validate_summary_counts_the_files_with_errors(
+    cli: CLI, in_dir: Path, total: int, broken: int, summary: str
+) -> None:
+    (in_dir / "specs").mkdir()
+    shutil.copy(TESTDATA / "scowspec.yaml", in_dir / "scowspec.yaml")
+    for i in range(total):
+        path = write_small(in_dir, f"s{i}")
+        if i < broken:
+            path.write_text(path.read_text("utf-8").replace("learning_rate: 1.0e-4", "learning_rate: fast"), "utf-8")
+    r = cli("validate", "specs")
+    assert r.out.rstrip().endswith(summary), r.out
+    assert r.code == (3 if broken else 0)
