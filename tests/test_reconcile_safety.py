@@ -365,3 +365,34 @@ def test_validate_summary_counts_the_files_with_errors(
     r = cli("validate", "specs")
     assert r.out.rstrip().endswith(summary), r.out
     assert r.code == (3 if broken else 0)
+
+
+# -- Project ids: written by init, required online ------------------------------------------------------------------
+INIT_CASES = [
+    pytest.param("portal_url: http://127.0.0.1:1/ai\n", True, id="adds-an-id-to-scowspec-yaml"),
+    pytest.param("project: kept-id\n", False, id="keeps-an-existing-id"),
+    pytest.param(None, True, id="writes-scowspec-yaml-beside-specs"),
+]
+
+
+@pytest.mark.parametrize(("existing", "written"), INIT_CASES)
+def test_init_project_writes_a_stable_id(cli: CLI, in_dir: Path, existing: str | None, written: bool) -> None:
+    (in_dir / "specs").mkdir()
+    if existing is not None:
+        (in_dir / "scowspec.yaml").write_text(existing, "utf-8")
+    r = cli("init", "--project")
+    assert r.code == 0, r.err
+    text = (in_dir / "scowspec.yaml").read_text("utf-8")
+    ids = [line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("project: ")]
+    assert len(ids) == 1 and (ids[0] == "kept-id") is (not written)
+    assert ("Wrote project id" in r.err) is written
+    assert cli("init", "--project").code == 0 and (in_dir / "scowspec.yaml").read_text("utf-8") == text, "stable"
+
+
+def test_plan_without_a_project_id_says_how_to_get_one(cli: CLI, in_dir: Path, portal_env: SandboxServer) -> None:
+    make_project(in_dir, portal_env, tutorial=False, project=None)
+    write_small(in_dir, "a")
+    for command in (["plan"], ["apply", "--yes"], ["cancel", "a", "--yes"]):
+        r = cli(*command)
+        assert r.code == 64 and "no `project` id" in r.err and "scowspec init --project" in r.err, r.err
+    assert jobs(portal_env) == [] and admin(portal_env, "stats")["requests"] == {}

@@ -98,7 +98,7 @@ def ensure_project_id(folder: Path, project: str) -> tuple[Path, str, bool]:
     change once jobs carry it.
     """
     found = files.find_project_file(folder / "x.yaml")
-    path = found if found is not None else Path.cwd() / files.PROJECT_FILE
+    path = found if found is not None else folder.parent / files.PROJECT_FILE  # beside specs/
     if found is not None:
         existing = load_project(found)[0].defaults.get("project")
         if isinstance(existing, str) and existing:
@@ -108,7 +108,7 @@ def ensure_project_id(folder: Path, project: str) -> tuple[Path, str, bool]:
             found, text + ("" if text.endswith("\n") or not text else "\n") + PROJECT_ID_LINE.format(project=project)
         )
         return found, project, True
-    schema_ref = os.path.relpath((Path.cwd() / "schema" / "finetune.schema.json").resolve(), Path.cwd().resolve())
+    schema_ref = os.path.relpath((path.parent / "schema" / "finetune.schema.json").resolve(), path.parent.resolve())
     files.write_text(path, PROJECT_HEADER.format(schema=schema_ref) + PROJECT_ID_LINE.format(project=project))
     return path, project, True
 
