@@ -63,7 +63,9 @@ export: {{export_size: 5, export_device: auto, export_legacy_format: false}}
 tensorboard: {{log_dir: /data/home/alice/logs/tensorboard}}
 """
 PROJECT = """\
+project: bench
 portal_url: {url}
+max_gpu_hours: 1000000
 cluster: ai-k8s
 account: a_pku
 partition: gpu

@@ -24,11 +24,22 @@ train: {{template: qwen, learning_rate: {lr}}}
 
 
 def make_project(
-    folder: Path, sandbox: SandboxServer, *, tutorial: bool = True, extra: int = 0, prune: bool = False
+    folder: Path,
+    sandbox: SandboxServer,
+    *,
+    tutorial: bool = True,
+    extra: int = 0,
+    prune: bool = False,
+    project: str | None = "lab-a",
+    settings: tuple[str, ...] = (),
 ) -> Path:
-    """A GitOps repository: scowspec.yaml pointing at the sandbox, the tutorial specs, and `extra` small specs."""
+    """A GitOps repository: scowspec.yaml pointing at the sandbox, the tutorial specs, and `extra` small specs.
+
+    `project` None writes no id (a repository from before ids); `settings` are extra scowspec.yaml lines.
+    """
     (folder / "specs").mkdir(parents=True, exist_ok=True)
-    lines = [
+    lines = [f"project: {project}"] if project else []
+    lines += [
         f"portal_url: {sandbox.url}",
         "cluster: ai-k8s",
         "account: a_pku",
@@ -38,6 +49,7 @@ def make_project(
     ]
     if prune:
         lines.append("prune: true")
+    lines += settings
     (folder / "scowspec.yaml").write_text("\n".join(lines) + "\n", "utf-8")
     if tutorial:
         for spec in (ROOT / "specs").glob("*.yaml"):

@@ -183,7 +183,7 @@ def test_no_specs_never_prunes_everything(cli: CLI, project: Path, sandbox: Sand
     for spec in (project / "specs").glob("*.yaml"):
         spec.unlink()
     r = cli("apply", "--yes", "--prune")
-    assert r.code == 4 and "every scowspec job" in r.err and len(names(sandbox, "RUNNING")) == 2
+    assert r.code == 4 and "every running job of project `lab-a`" in r.err and len(names(sandbox, "RUNNING")) == 2
 
 
 def test_foreign_jobs_are_never_touched(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
@@ -191,7 +191,7 @@ def test_foreign_jobs_are_never_touched(cli: CLI, project: Path, sandbox: Sandbo
     sandbox.portal.store.add("alice", "ai-k8s", "train-20251127", body)  # scowspec-shaped name, not scowspec's
     sandbox.portal.store.add("alice", "ai-k8s", "my-notebook", body)
     r = cli("apply", "--yes", "--prune")
-    assert r.code == 0 and "not submitted by it: left alone" in r.out
+    assert r.code == 0 and "`train-20251127`" in r.out and "left alone" in r.out
     assert names(sandbox, "RUNNING") == sorted(
         ["train-20251127", "my-notebook", "qwen25-pku-identity-7c23d06f", "qwen25-pku-identity-tb-0f00a7a9"]
     )
@@ -204,7 +204,7 @@ def test_failed_job_is_reported_and_rerun_only_when_asked(cli: CLI, project: Pat
     plan = cli("plan", "--detailed-exitcode")
     assert plan.code == 0 and "! failed" in plan.out and "--replace qwen25-pku-identity" in plan.out
     status = cli("status", "--check")
-    assert status.code == 2 and "1 need attention" in status.out
+    assert status.code == 2 and "1 needs attention" in status.out
     rerun = cli("apply", "--yes", "--replace", "qwen25-pku-identity")
     assert rerun.code == 0 and names(sandbox).count("qwen25-pku-identity-7c23d06f") == 2
     assert cli("status", "--check").code == 0

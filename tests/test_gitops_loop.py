@@ -66,7 +66,7 @@ def remote(tmp_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPat
     shutil.copy(ROOT / "ci" / "scowspec-ci.sh", clone / "ci" / "scowspec-ci.sh")
     (clone / "specs").mkdir()
     (clone / "scowspec.yaml").write_text(
-        f"portal_url: {sandbox.url}\ncluster: ai-k8s\naccount: a_pku\npartition: gpu\n"
+        f"project: gitops-loop\nportal_url: {sandbox.url}\ncluster: ai-k8s\naccount: a_pku\npartition: gpu\n"
         "image: app-store-images.pku.edu.cn/hiyouga/llamafactory:0.9.4\nwork_dir: /data/home/alice/finetune\nprune: true\n",
         "utf-8",
     )

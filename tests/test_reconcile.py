@@ -13,7 +13,11 @@ from scowspec.plan.reconcile import PlanOptions, detail_wanted, make_plan
 from scowspec.portal.types import RemoteJob
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-OURS = {"command": "# scowspec 0.1.0 | spec specs/a.yaml | digest x\n", "nodeCount": 2, "gpuCount": 2}
+OURS = {
+    "command": "# scowspec 0.1.0 | spec specs/a.yaml | digest x | job a-x | project p\n",
+    "nodeCount": 2,
+    "gpuCount": 2,
+}
 FOREIGN = {"command": "python train.py", "nodeCount": 1, "gpuCount": 1}
 
 
@@ -39,7 +43,13 @@ def plan_of(
 ) -> list[tuple[str, str, tuple[int, ...]]]:
     submitted = submitted if submitted is not None else {j.job_id: OURS for j in existing}
     p = make_plan(
-        desired, existing, submitted, options=PlanOptions(**options), fingerprint="f", clusters=("c1",), now=NOW
+        desired,
+        existing,
+        submitted,
+        options=PlanOptions(**{"project": "p", "prune_scope": "specs/", **options}),
+        fingerprint="f",
+        clusters=("c1",),
+        now=NOW,
     )
     return [(c.action.value, c.job_name, tuple(j.job_id for j in c.cancel)) for c in p.changes]
 
@@ -171,7 +181,7 @@ def test_replace_reports_lost_gpu_hours_and_changed_fields() -> None:
         [after],
         [job(1, "a-bbbbbbbb", "RUNNING")],
         {1: before},
-        options=PlanOptions(),
+        options=PlanOptions(project="p"),
         fingerprint="f",
         clusters=("c1",),
         now=NOW,
@@ -209,7 +219,7 @@ def test_mass_cancel_guard(pruned: int, specs: int, allow: bool, refused: bool) 
         desired,
         existing,
         {j.job_id: OURS for j in existing},
-        options=PlanOptions(prune=True),
+        options=PlanOptions(prune=True, project="p", prune_scope="specs/"),
         fingerprint="f",
         clusters=("c1",),
         now=NOW,

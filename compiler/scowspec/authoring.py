@@ -87,17 +87,52 @@ def format_text(text: str) -> str:
     return out.getvalue()
 
 
+PROJECT_HEADER = """\
+# yaml-language-server: $schema={schema}#/$defs/project
+# Project defaults for every spec below this folder; a spec overrides any of them.
+"""
+PROJECT_ID_LINE = """\
+# This project's id: every job's command carries it, and plan/apply/cancel touch only jobs that do. Keep it.
+project: {project}
+"""
+
+
+def ensure_project_id(folder: Path, project: str) -> tuple[Path, str, bool]:
+    """scowspec.yaml above `folder` (else a new one in the current folder) with a `project` id.
+
+    Returns the file, its id, and whether anything was written. An id already there is kept: it must never
+    change once jobs carry it.
+    """
+    found = files.find_project_file(folder / "x.yaml")
+    path = found if found is not None else folder.parent / files.PROJECT_FILE  # beside specs/
+    if found is not None:
+        existing = load_project(found)[0].defaults.get("project")
+        if isinstance(existing, str) and existing:
+            return found, existing, False
+        text = files.read_text(found)
+        files.write_text(
+            found, text + ("" if text.endswith("\n") or not text else "\n") + PROJECT_ID_LINE.format(project=project)
+        )
+        return found, project, True
+    schema_ref = os.path.relpath((path.parent / "schema" / "finetune.schema.json").resolve(), path.parent.resolve())
+    files.write_text(path, PROJECT_HEADER.format(schema=schema_ref) + PROJECT_ID_LINE.format(project=project))
+    return path, project, True
+
+
 @dataclass(frozen=True)
 class Written:
     spec: Path
     schema: Path | None  # written too, when the repository had no schema file for editors
+    project_file: Path | None = None  # scowspec.yaml, when init wrote or completed its project id
+    project: str = ""
 
 
-def write_starter(folder: Path, name: str, *, force: bool) -> Written:
+def write_starter(folder: Path, name: str, *, force: bool, new_project_id: str) -> Written:
     """Write `folder/NAME.yaml`; put the schema in the repository's schema/ folder if it is not there yet."""
     target = folder / f"{name}.yaml"
     if target.exists() and not force:
         raise RefusedError(f"{target} exists; nothing was written", hint="pass --force to overwrite it")
+    id_file, project_id, wrote_id = ensure_project_id(folder, new_project_id)
     project_file = files.find_project_file(target)
     project = load_project(project_file)[0].defaults if project_file else {}
     schema_file = (project_file.parent if project_file else Path.cwd()) / "schema" / "finetune.schema.json"
@@ -107,7 +142,7 @@ def write_starter(folder: Path, name: str, *, force: bool) -> Written:
         wrote_schema = schema_file
     ref = os.path.relpath(schema_file.resolve(), folder.resolve())
     files.write_text(target, starter_spec(name, ref, project))
-    return Written(target, wrote_schema)
+    return Written(target, wrote_schema, id_file if wrote_id else None, project_id)
 
 
 def _reformat(text: str, doc: Document, name: str) -> tuple[str, Diagnostic | None]:

@@ -29,6 +29,11 @@ class Project:
     def defaults(self) -> dict[str, object]:
         return dict(self.doc.data) if self.doc is not None else {}
 
+    @property
+    def project_id(self) -> str:
+        value = self.defaults.get("project")
+        return value if isinstance(value, str) else ""
+
 
 @dataclass(frozen=True)
 class Loaded:
@@ -56,7 +61,7 @@ def check_text(text: str, file: str, project: Project | None) -> tuple[FineTuneS
     diags += verbatim.check(doc, eff)
     if any(d.severity is Severity.ERROR for d in diags):
         return None, diags
-    return build(file, eff, doc), diags
+    return build(file, eff, doc, project.project_id if project else ""), diags
 
 
 def load_project(path: Path) -> tuple[Project, list[Diagnostic]]:

@@ -4,26 +4,32 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from scowspec.apply.executor import ApplyResult, Result, apply_plan
 from scowspec.apply.journal import Journal, in_doubt
+from scowspec.apply.portal_lock import portal_lock
 from scowspec.compile.service import Compiled, compile_loaded, connect
-from scowspec.errors import RefusedError, UsageError
+from scowspec.errors import ConfigError, RefusedError, UsageError
+from scowspec.load import files
 from scowspec.load.files import find_project_file
 from scowspec.pipeline import Loaded, load_specs
-from scowspec.plan.guards import DEFAULT_MASS_CANCEL_THRESHOLD, GuardOptions, refusals
+from scowspec.plan.guards import DEFAULT_MASS_CANCEL_THRESHOLD, DEFAULT_MAX_GPU_HOURS, GuardOptions, refusals
 from scowspec.plan.identity import spec_of
 from scowspec.plan.model import Change, Plan
 from scowspec.plan.planfile import Saved, SavedRequest
 from scowspec.plan.reconcile import PlanOptions
 from scowspec.plan.service import build_plan, clusters_of, observe
 from scowspec.portal.client import PortalClient
+from scowspec.portal.project_home import cancelled_by_scowspec, record_cancels
 from scowspec.portal.types import Phase, RemoteJob
 
 STATE_DIR = ".scowspec"
@@ -37,6 +43,17 @@ class Planned:
     client: PortalClient | None = None
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """Specs loaded, validated and compiled against the portal: what planning and the portal lock need."""
+
+    compiled: Compiled
+    paths: tuple[Path, ...]
+    client: PortalClient | None = None  # None when the specs are invalid
+    project: str = ""
+    lock_cluster: str = ""
+
+
 def state_dir(paths: list[Path]) -> Path:
     """Where the journal and the apply lock live: beside scowspec.yaml, else in the current folder."""
     start = paths[0] if paths else Path.cwd() / "specs"
@@ -44,53 +61,155 @@ def state_dir(paths: list[Path]) -> Path:
     return (project.parent if project else Path.cwd()) / STATE_DIR
 
 
+def suggested_project_id(folder: Path) -> str:
+    """A fresh id: the folder's name as a slug plus 6 random hex digits (two labs' `finetune` repos differ)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", folder.resolve().name.lower()).strip("-")[:40].strip("-") or "project"
+    return f"{slug}-{secrets.token_hex(3)}"
+
+
+def project_id(loaded: Loaded) -> str:
+    """The one project id the specs belong to; plan and apply touch only that project's jobs."""
+    ids = sorted({p.project_id for p in loaded.projects})
+    if len(ids) > 1:
+        shown = ", ".join(f"`{i}`" if i else "(none)" for i in ids)
+        raise UsageError(f"the paths span several projects ({shown}): plan or apply one project at a time")
+    if ids and ids[0]:
+        return ids[0]
+    where = loaded.projects[0].file if loaded.projects else "scowspec.yaml"
+    folder = Path(where).parent if loaded.projects else Path.cwd()
+    raise ConfigError(
+        f"{where}: no `project` id: scowspec needs one to tell this repository's jobs from other projects' "
+        "jobs on the same portal user; nothing was read from or sent to the portal",
+        hint=f"run `scowspec init --project` (or add `project: {suggested_project_id(folder)}` to scowspec.yaml "
+        "and commit it); jobs submitted before ids existed are then left alone unless `adopt_legacy_jobs: true`",
+    )
+
+
+def lock_cluster(loaded: Loaded) -> str:
+    """The cluster whose home folder holds the project's lock: scowspec.yaml's `cluster`, so every clone and
+    every path argument agrees; else the first cluster the specs name."""
+    for p in loaded.projects:
+        cluster = p.defaults.get("cluster")
+        if isinstance(cluster, str):
+            return cluster
+    clusters = clusters_of(loaded)
+    return clusters[0] if clusters else ""
+
+
+def prune_scope(paths: list[Path]) -> str:
+    """What a job without a spec is checked against: the folders given; "" when any argument is a file."""
+    if not paths or not all(p.is_dir() for p in paths):
+        return ""
+    return ", ".join(files.display(p).rstrip("/") + "/" for p in paths)
+
+
 @dataclass(frozen=True)
 class PlanRequest:
-    """What the user asked for on the command line; scowspec.yaml may turn prune on and set the threshold."""
+    """What the user asked for on the command line; scowspec.yaml may turn prune on and set the limits."""
 
     targets: frozenset[str] = frozenset()
     replace: frozenset[str] = frozenset()
     prune: bool = False
     allow_mass_cancel: bool = False
+    destroy: bool = False
+    destroy_reason: str = ""
+    allow_over_budget: bool = False
+    adopt_legacy: bool = False
+    show_foreign: bool = False
 
-    def options(self, loaded: Loaded) -> tuple[PlanOptions, GuardOptions]:
-        prune = self.prune or any(p.defaults.get("prune") is True for p in loaded.projects)
+    def options(self, prepared: Prepared, cancelled: frozenset[tuple[str, int]]) -> tuple[PlanOptions, GuardOptions]:
+        projects = prepared.compiled.loaded.projects
+        prune = self.prune or any(p.defaults.get("prune") is True for p in projects)
+        adopt = self.adopt_legacy or any(p.defaults.get("adopt_legacy_jobs") is True for p in projects)
         threshold = next(
-            (v for p in loaded.projects if isinstance(v := p.defaults.get("mass_cancel_threshold"), int)),
+            (v for p in projects if isinstance(v := p.defaults.get("mass_cancel_threshold"), int)),
             DEFAULT_MASS_CANCEL_THRESHOLD,
         )
-        return PlanOptions(prune, self.replace, self.targets), GuardOptions(threshold, self.allow_mass_cancel)
+        budget = next(
+            (
+                float(v)
+                for p in projects
+                if isinstance(v := p.defaults.get("max_gpu_hours"), int | float) and not isinstance(v, bool)
+            ),
+            DEFAULT_MAX_GPU_HOURS,
+        )
+        plan_options = PlanOptions(
+            prune,
+            self.replace,
+            self.targets,
+            project=prepared.project,
+            adopt_legacy=adopt,
+            prune_scope=prune_scope(list(prepared.paths)),
+            destroy=self.destroy,
+            destroy_reason=self.destroy_reason or PlanOptions.destroy_reason,
+            show_foreign=self.show_foreign,
+            cancelled_by_scowspec=cancelled,
+        )
+        return plan_options, GuardOptions(threshold, self.allow_mass_cancel, budget, self.allow_over_budget)
+
+
+def prepare(paths: list[Path]) -> Prepared:
+    """load → validate → compile (resolving against the portal); the project id is checked before any call."""
+    loaded = load_specs(paths)
+    if not loaded.report.ok:
+        return Prepared(compile_loaded(loaded, None), tuple(paths))
+    project = project_id(loaded)
+    client = connect(loaded)
+    compiled = compile_loaded(loaded, client, client)
+    if not compiled.report.ok:
+        return Prepared(compiled, tuple(paths))
+    return Prepared(compiled, tuple(paths), client, project, lock_cluster(loaded))
+
+
+@contextmanager
+def project_lock(client: PortalClient, cluster: str, project: str, timeout_s: float) -> Iterator[None]:
+    """The portal-side lock every clone of the project sees (apply.portal_lock)."""
+    if not project or not cluster:
+        raise UsageError("this plan names no project or cluster (made by an older scowspec?): plan again")
+    with portal_lock(client, cluster, project, timeout_s):
+        yield
+
+
+def plan_prepared(prepared: Prepared, request: PlanRequest) -> Planned:
+    """observe → plan → guards, for specs that compiled."""
+    client = prepared.client
+    assert client is not None
+    cancelled = cancelled_by_scowspec(client, prepared.lock_cluster, prepared.project)
+    options, guard = request.options(prepared, cancelled)
+    the_plan = build_plan(prepared.compiled, client, options)
+    the_plan = replace(the_plan, lock_cluster=prepared.lock_cluster)
+    notes: list[str] = []
+    if (request.prune or request.destroy) and not options.prune_scope:
+        notes.append(
+            "--prune and --destroy look for jobs without a spec only in folders: with file arguments, "
+            "no job of a spec outside them is cancelled"
+        )
+    pending = Journal(state_dir(list(prepared.paths)) / "journal.json").pending()
+    # A submit whose answer never came: apply looks it up by name, and never resubmits it while in doubt.
+    now = time.time()
+    listed = _listed(the_plan)
+    notes += [
+        f"a submit of `{name}` at {entry.get('since', '?')} got no answer: "
+        + (
+            "its job is on the portal now (apply clears the entry)"
+            if name in listed
+            else "in doubt, so apply will not submit it again until it appears on the portal or the grace period ends"
+            if in_doubt(entry, now)
+            else "apply looks it up by name before submitting"
+        )
+        for name, entry in sorted(pending.items())
+    ]
+    if notes:
+        the_plan = replace(the_plan, notes=the_plan.notes + tuple(notes))
+    return Planned(prepared.compiled, the_plan, tuple(refusals(the_plan, len(prepared.compiled.jobs), guard)), client)
 
 
 def plan(paths: list[Path], request: PlanRequest) -> Planned:
     """load → validate → compile (resolving against the portal) → observe → plan → guards."""
-    loaded = load_specs(paths)
-    if not loaded.report.ok:
-        return Planned(compile_loaded(loaded, None), None)
-    client = connect(loaded)
-    compiled = compile_loaded(loaded, client, client)
-    if not compiled.report.ok:
-        return Planned(compiled, None)
-    options, guard = request.options(loaded)
-    the_plan = build_plan(compiled, client, options)
-    pending = Journal(state_dir(paths) / "journal.json").pending()
-    if pending:
-        # A submit whose answer never came: apply looks it up by name, and never resubmits it while in doubt.
-        now = time.time()
-        listed = _listed(the_plan)
-        notes = [
-            f"a submit of `{name}` at {entry.get('since', '?')} got no answer: "
-            + (
-                "its job is on the portal now (apply clears the entry)"
-                if name in listed
-                else "in doubt, so apply will not submit it again until it appears on the portal or the grace period ends"
-                if in_doubt(entry, now)
-                else "apply looks it up by name before submitting"
-            )
-            for name, entry in sorted(pending.items())
-        ]
-        the_plan = replace(the_plan, notes=the_plan.notes + tuple(notes))
-    return Planned(compiled, the_plan, tuple(refusals(the_plan, len(compiled.jobs), guard)), client)
+    prepared = prepare(paths)
+    if prepared.client is None:
+        return Planned(prepared.compiled, None)
+    return plan_prepared(prepared, request)
 
 
 def _listed(the_plan: Plan) -> set[str]:
@@ -108,20 +227,36 @@ def settle(folder: Path, the_plan: Plan) -> None:
 def saved_request(paths: list[Path], request: PlanRequest) -> SavedRequest:
     """What `plan --out` records, so that apply --plan can make the same plan again."""
     return SavedRequest(
-        tuple(str(p) for p in paths), tuple(sorted(request.targets)), tuple(sorted(request.replace)), request.prune
+        tuple(str(p) for p in paths),
+        tuple(sorted(request.targets)),
+        tuple(sorted(request.replace)),
+        request.prune,
+        request.destroy,
+        request.adopt_legacy,
     )
 
 
-def replan(saved: Saved, allow_mass_cancel: bool) -> Planned:
+def request_of(saved: Saved, allow_mass_cancel: bool, allow_over_budget: bool) -> PlanRequest:
+    """The PlanRequest a saved plan was made with (the guards' overrides are the applying user's)."""
+    req = saved.request
+    return PlanRequest(
+        frozenset(req.targets),
+        frozenset(req.replace),
+        req.prune,
+        allow_mass_cancel,
+        destroy=req.destroy,
+        allow_over_budget=allow_over_budget,
+        adopt_legacy=req.adopt_legacy,
+    )
+
+
+def replan(saved: Saved, prepared: Prepared, request: PlanRequest) -> Planned:
     """`apply --plan`: make the plan again from the specs and this project's portal; refuse (exit 4) unless it is
     the saved plan. A plan file is only a record of what was reviewed: every payload, cancel and guard is
     derived again here, so an edited file can neither submit a command no spec compiles to, nor cancel a job
     scowspec does not own, nor pass the mass-cancel guard, nor send the token to another portal."""
-    req = saved.request
-    request = PlanRequest(frozenset(req.targets), frozenset(req.replace), req.prune, allow_mass_cancel)
-    planned = plan([Path(p) for p in req.paths] or [Path("specs")], request)
-    if planned.plan is None or planned.client is None:
-        raise RefusedError("the specs the saved plan was made from are not valid now (see above); nothing was changed")
+    planned = plan_prepared(prepared, request)
+    assert planned.plan is not None and planned.client is not None
     url = planned.client.settings.url
     if saved.plan.portal_url.rstrip("/") != url.rstrip("/"):
         raise RefusedError(
@@ -204,10 +339,13 @@ def execute(
     parallelism: int,
     progress: Callable[[Result], None] | None = None,
 ) -> ApplyResult:
-    """Run a plan (call under `apply_lock(folder)`): refuse it if the portal moved away from it, else apply it."""
+    """Run a plan (call under `apply_lock(folder)` and `project_lock`): refuse it if the portal moved away from
+    it, else apply it."""
     listed = check_fresh(the_plan, client)
     journal = Journal(folder / "journal.json")
     journal.settle(listed)
+    # Written ahead, on the portal: a version whose job scowspec cancels comes back later as a plain submit.
+    record_cancels(client, the_plan.lock_cluster, the_plan.project, [j for c in the_plan.changes for j in c.cancel])
     return apply_plan(the_plan, client, journal, parallelism=parallelism, progress=progress)
 
 
@@ -225,8 +363,9 @@ class SpecStatus:
 
     @property
     def needs_attention(self) -> bool:
+        """The current version never ran (no job) or its job failed or was cancelled."""
         cur = self.current
-        return cur is not None and cur.phase is Phase.FAILED
+        return cur is None or cur.phase is Phase.FAILED
 
 
 def status(paths: list[Path]) -> tuple[Compiled, list[SpecStatus], datetime]:

@@ -40,11 +40,34 @@ ReplaceOpt = Annotated[
     typer.Option("--replace", help="Run this spec's failed or cancelled job again (repeatable).", show_default=False),
 ]
 PruneOpt = Annotated[
-    bool, typer.Option("--prune", help="Cancel running jobs whose spec was removed from the repository.")
+    bool,
+    typer.Option("--prune", help="Cancel this project's running jobs whose spec is in none of the folders planned."),
 ]
 MassOpt = Annotated[
-    bool, typer.Option("--allow-mass-cancel", help="Allow --prune to cancel more than the threshold, or everything.")
+    bool, typer.Option("--allow-mass-cancel", help="Allow cancelling more jobs than the threshold, or everything.")
 ]
+DestroyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--destroy", help="Cancel every running job of this project in scope (the paths, --target); submit nothing."
+    ),
+]
+BudgetOpt = Annotated[
+    bool, typer.Option("--allow-over-budget", help="Allow new jobs to request more than max_gpu_hours (scowspec.yaml).")
+]
+AdoptOpt = Annotated[
+    bool,
+    typer.Option(
+        "--adopt-legacy-jobs", help="Treat scowspec jobs made before project ids as this project's (else foreign)."
+    ),
+]
+LockTimeoutOpt = Annotated[
+    float, typer.Option(help="Seconds to wait for another apply of this project (any clone, any machine).")
+]
+ForeignOpt = Annotated[
+    bool, typer.Option("--show-foreign", help="List other projects' running jobs on this portal user one by one.")
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
 def _show_diagnostics(report: Report, files: int) -> None:
@@ -52,13 +75,10 @@ def _show_diagnostics(report: Report, files: int) -> None:
         typer.echo(diag_view.text(report, files), nl=False, err=True)
 
 
-def _planned(
-    paths: list[Path], target: list[str] | None, replace: list[str] | None, prune: bool, allow: bool
-) -> workflow.Planned:
-    request = workflow.PlanRequest(frozenset(target or ()), frozenset(replace or ()), prune, allow)
-    planned = workflow.plan(paths, request)
-    _show_diagnostics(planned.compiled.report, len(planned.compiled.loaded.files))
-    return planned
+def _prepared(paths: list[Path]) -> workflow.Prepared:
+    prepared = workflow.prepare(paths)
+    _show_diagnostics(prepared.compiled.report, len(prepared.compiled.loaded.files))
+    return prepared
 
 
 def plan(
@@ -72,13 +92,29 @@ def plan(
     replace: ReplaceOpt = None,
     prune: PruneOpt = False,
     allow_mass_cancel: MassOpt = False,
+    destroy: DestroyOpt = False,
+    allow_over_budget: BudgetOpt = False,
+    adopt_legacy_jobs: AdoptOpt = False,
+    show_foreign: ForeignOpt = False,
 ) -> int:
     """Compare the specs with the jobs on the portal and show what apply would do."""
     output = as_output(output_choice)
     spec_paths = paths_or_default(paths)
-    planned = _planned(spec_paths, target, replace, prune, allow_mass_cancel)
-    if planned.plan is None:
+    request = workflow.PlanRequest(
+        frozenset(target or ()),
+        frozenset(replace or ()),
+        prune,
+        allow_mass_cancel,
+        destroy=destroy,
+        allow_over_budget=allow_over_budget,
+        adopt_legacy=adopt_legacy_jobs,
+        show_foreign=show_foreign,
+    )
+    prepared = _prepared(spec_paths)
+    if prepared.client is None:
         return ExitCode.INVALID
+    planned = workflow.plan_prepared(prepared, request)
+    assert planned.plan is not None
     p = planned.plan
     code = (
         ExitCode.REFUSED
@@ -96,7 +132,6 @@ def plan(
     for reason in planned.refusals:
         typer.echo(f"Refused: {reason}", err=True)
     if out is not None and not planned.refusals:
-        request = workflow.PlanRequest(frozenset(target or ()), frozenset(replace or ()), prune)
         files.write_text(out, planfile.dumps(p, workflow.saved_request(spec_paths, request)))
         typer.echo(f"Saved the plan to {out}; apply it exactly with `scowspec apply --plan {out}`.", err=True)
     return code
@@ -128,59 +163,129 @@ def _finish(result: ApplyResult, output: Output) -> int:
     return code
 
 
+def _apply_specs(
+    spec_paths: list[Path],
+    request: workflow.PlanRequest,
+    *,
+    yes: bool,
+    parallelism: int,
+    lock_timeout: float,
+    output: Output,
+    saved: planfile.Saved | None = None,
+) -> int:
+    """Plan and apply under both locks: this clone's, then the project's on the portal (every clone's).
+
+    With a saved plan, the plan is made again and must equal it (the file alone is never trusted)."""
+    progress = None if output is Output.JSON else (lambda r: typer.echo(apply_view.line(r)))
+    folder = workflow.state_dir(spec_paths)
+    # Plan under the locks: a second apply started meanwhile, here or in another clone, plans against what
+    # the first one did.
+    with apply_lock(folder, lock_timeout):
+        prepared = _prepared(spec_paths)
+        if prepared.client is None:
+            return ExitCode.INVALID
+        with workflow.project_lock(prepared.client, prepared.lock_cluster, prepared.project, lock_timeout):
+            if saved is not None:
+                planned = workflow.replan(saved, prepared, request)
+            else:
+                planned = workflow.plan_prepared(prepared, request)
+            assert planned.plan is not None and planned.client is not None
+            p = planned.plan
+            if output is not Output.JSON:
+                typer.echo(plan_view.text(p), nl=False)
+            if planned.refusals:
+                raise RefusedError("; ".join(planned.refusals))
+            if not p.has_changes:
+                workflow.settle(folder, p)
+                if output is Output.JSON:
+                    typer.echo(apply_view.json_text(ApplyResult(()), ExitCode.OK), nl=False)
+                return ExitCode.OK
+            _confirm(yes, p.cancels_running)
+            result = workflow.execute(p, planned.client, folder, parallelism=parallelism, progress=progress)
+    return _finish(result, output)
+
+
 def apply(
     paths: PathsArg = None,
     plan_file: Annotated[
         Path | None, typer.Option("--plan", help="Apply exactly this saved plan (refused if stale).")
     ] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: YesOpt = False,
     parallelism: Annotated[int, typer.Option(help="Portal calls at once.", min=1, max=64)] = 4,
-    lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for another apply in this project.")] = 60.0,
+    lock_timeout: LockTimeoutOpt = 60.0,
     output_choice: ApplyOutput = ApplyFormat.TEXT,
     target: TargetOpt = None,
     replace: ReplaceOpt = None,
     prune: PruneOpt = False,
     allow_mass_cancel: MassOpt = False,
+    destroy: DestroyOpt = False,
+    allow_over_budget: BudgetOpt = False,
+    adopt_legacy_jobs: AdoptOpt = False,
+    show_foreign: ForeignOpt = False,
 ) -> int:
     """Make the portal match the specs: plan, show, confirm, then submit, replace and cancel jobs."""
     output = as_output(output_choice)
-    progress = None if output is Output.JSON else (lambda r: typer.echo(apply_view.line(r)))
-    saved = None
     if plan_file is not None:
-        if paths or target or replace or prune:
-            raise UsageError("--plan applies a saved plan exactly: it takes no paths, --target, --replace or --prune")
+        if paths or target or replace or prune or destroy:
+            raise UsageError(
+                "--plan applies a saved plan exactly: it takes no paths, --target, --replace, --prune or --destroy"
+            )
         saved = planfile.loads(files.read_text(plan_file), str(plan_file))
-    spec_paths = [Path(p) for p in saved.request.paths] if saved and saved.request.paths else paths_or_default(paths)
-    folder = workflow.state_dir(spec_paths)
-    # Plan under the lock: a second apply started meanwhile plans against what the first one did.
-    with apply_lock(folder, lock_timeout):
-        if saved is not None:  # made again from the specs and compared: the file alone is never trusted
-            planned = workflow.replan(saved, allow_mass_cancel)
-            _show_diagnostics(planned.compiled.report, len(planned.compiled.loaded.files))
-        else:
-            planned = _planned(spec_paths, target, replace, prune, allow_mass_cancel)
-        if planned.plan is None or planned.client is None:
-            return ExitCode.INVALID
-        p = planned.plan
-        if output is not Output.JSON:
-            typer.echo(plan_view.text(p), nl=False)
-        if planned.refusals:
-            raise RefusedError("; ".join(planned.refusals))
-        if not p.has_changes:
-            workflow.settle(folder, p)
-            if output is Output.JSON:
-                typer.echo(apply_view.json_text(ApplyResult(()), ExitCode.OK), nl=False)
-            return ExitCode.OK
-        _confirm(yes, p.cancels_running)
-        result = workflow.execute(p, planned.client, folder, parallelism=parallelism, progress=progress)
-    return _finish(result, output)
+        spec_paths = [Path(p) for p in saved.request.paths] or paths_or_default(None)
+        request = workflow.request_of(saved, allow_mass_cancel, allow_over_budget)
+        return _apply_specs(
+            spec_paths, request, yes=yes, parallelism=parallelism, lock_timeout=lock_timeout, output=output, saved=saved
+        )
+    request = workflow.PlanRequest(
+        frozenset(target or ()),
+        frozenset(replace or ()),
+        prune,
+        allow_mass_cancel,
+        destroy=destroy,
+        allow_over_budget=allow_over_budget,
+        adopt_legacy=adopt_legacy_jobs,
+        show_foreign=show_foreign,
+    )
+    return _apply_specs(
+        paths_or_default(paths), request, yes=yes, parallelism=parallelism, lock_timeout=lock_timeout, output=output
+    )
+
+
+def cancel(
+    name: Annotated[str, typer.Argument(help="Spec name: its running jobs are cancelled.", show_default=False)],
+    paths: PathsArg = None,
+    yes: YesOpt = False,
+    lock_timeout: LockTimeoutOpt = 60.0,
+    output_choice: ApplyOutput = ApplyFormat.TEXT,
+    allow_mass_cancel: MassOpt = False,
+    adopt_legacy_jobs: AdoptOpt = False,
+) -> int:
+    """Stop a spec's running job (this project's only); asks for a typed `yes` at a terminal, --yes in CI."""
+    request = workflow.PlanRequest(
+        frozenset({name}),
+        allow_mass_cancel=allow_mass_cancel,
+        destroy=True,
+        destroy_reason=f"scowspec cancel {name}",
+        adopt_legacy=adopt_legacy_jobs,
+    )
+    return _apply_specs(
+        paths_or_default(paths),
+        request,
+        yes=yes,
+        parallelism=1,
+        lock_timeout=lock_timeout,
+        output=as_output(output_choice),
+    )
 
 
 def status(
     paths: PathsArg = None,
     output_choice: PlanOutput = PlanFormat.TEXT,
     check: Annotated[
-        bool, typer.Option("--check", help="Exit 2 when a spec's current job failed or was cancelled.")
+        bool,
+        typer.Option(
+            "--check", help="Exit 2 when a spec's current version has no job, or its job failed or was cancelled."
+        ),
     ] = False,
 ) -> int:
     """Each spec's jobs on the portal: state, job id, age, and TensorBoard address."""
@@ -249,3 +354,4 @@ def register(app: typer.Typer) -> None:
     app.command("plan")(plan)
     app.command("apply")(apply)
     app.command("status")(status)
+    app.command("cancel")(cancel)

@@ -30,7 +30,7 @@ def asset_ref(data: Mapping[str, Any]) -> AssetRef:
     return AssetRef(RefKind.NAME, name=data["name"], version=data.get("version", ""), scope=scope)
 
 
-def build(file: str, eff: Mapping[str, Any], origin: Document | None = None) -> FineTuneSpec:
+def build(file: str, eff: Mapping[str, Any], origin: Document | None = None, project: str = "") -> FineTuneSpec:
     """A FineTuneSpec from effective data that passed validation."""
     res = eff["resources"]
     ds = eff["dataset"]
@@ -71,4 +71,5 @@ def build(file: str, eff: Mapping[str, Any], origin: Document | None = None) -> 
         verify=build_verify(eff["verify"], ds.get("placeholders", {})) if eff.get("verify") is not None else None,
         effective=frozen(eff),
         origin=origin,
+        project=project,
     )

@@ -113,6 +113,9 @@ class FineTuneSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     verify: VerifySpec | None = None
     origin: Document | None = field(default=None, compare=False, repr=False)
+    # scowspec.yaml's `project`: which repository the job belongs to. Not part of the digest, so giving a
+    # project its id (or adopting its older jobs) renames no job.
+    project: str = ""
 
     @cached_property
     def digest(self) -> str:

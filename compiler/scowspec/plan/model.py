@@ -82,6 +82,9 @@ class Plan:
     created_at: str = ""
     scowspec_version: str = ""
     portal_url: str = ""
+    unmatched: int = 0  # specs missing from the folders planned whose jobs still run (left alone without --prune)
+    project: str = ""  # the project id the plan was made for (ownership, the portal-side lock)
+    lock_cluster: str = ""  # the cluster whose home folder holds the project's apply lock
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action is action)
@@ -99,8 +102,19 @@ class Plan:
     def gpu_hours(self) -> float:
         return sum(c.desired.gpu_hours for c in self.changes if c.desired is not None and c.action.changes_anything)
 
+    @property
+    def new_jobs(self) -> int:
+        return sum(1 for c in self.changes if c.desired is not None and c.action.changes_anything)
+
+    @property
+    def matches(self) -> bool:
+        """Nothing to do and nothing amiss: no change, no failed current job, no job of a missing spec running."""
+        return not self.has_changes and not self.count(Action.FAILED) and not self.unmatched
+
     def summary_line(self) -> str:
+        failed = self.count(Action.FAILED)
         return (
             f"Plan: {self.count(Action.SUBMIT)} to submit, {self.count(Action.REPLACE)} to replace, "
-            f"{self.count(Action.CANCEL)} to cancel, {self.count(Action.UNCHANGED)} unchanged."
+            f"{self.count(Action.CANCEL)} to cancel, {self.count(Action.UNCHANGED)} unchanged"
+            + (f", {failed} failed." if failed else ".")
         )

@@ -24,6 +24,8 @@ class SavedRequest:
     targets: tuple[str, ...] = ()
     replace: tuple[str, ...] = ()
     prune: bool = False
+    destroy: bool = False
+    adopt_legacy: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,9 @@ def to_dict(plan: Plan) -> dict[str, Any]:
         "clusters": list(plan.clusters),
         "fingerprint": plan.fingerprint,
         "notes": list(plan.notes),
+        "unmatched": plan.unmatched,
+        "project": plan.project,
+        "lock_cluster": plan.lock_cluster,
         "changes": [
             {
                 "action": c.action.value,
@@ -94,6 +99,8 @@ def dumps(plan: Plan, request: SavedRequest | None = None) -> str:
             "targets": sorted(request.targets),
             "replace": sorted(request.replace),
             "prune": request.prune,
+            "destroy": request.destroy,
+            "adopt_legacy": request.adopt_legacy,
         }
     return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
@@ -107,13 +114,16 @@ def _strings(value: Any) -> tuple[str, ...]:
 def _request(raw: Any) -> SavedRequest:
     if raw is None:
         return SavedRequest()
-    if not isinstance(raw, dict) or not isinstance(raw.get("prune", False), bool):
+    flags = ("prune", "destroy", "adopt_legacy")
+    if not isinstance(raw, dict) or not all(isinstance(raw.get(f, False), bool) for f in flags):
         raise TypeError("`request` is not what plan --out writes")
     return SavedRequest(
         _strings(raw.get("paths", [])),
         _strings(raw.get("targets", [])),
         _strings(raw.get("replace", [])),
         bool(raw.get("prune", False)),
+        bool(raw.get("destroy", False)),
+        bool(raw.get("adopt_legacy", False)),
     )
 
 
@@ -172,6 +182,9 @@ def loads(text: str, source: str) -> Saved:
             str(raw.get("created_at", "")),
             str(raw.get("scowspec_version", "")),
             str(raw.get("portal_url", "")),
+            int(raw.get("unmatched", 0)),
+            str(raw.get("project", "")),
+            str(raw.get("lock_cluster", "")),
         )
         return Saved(plan, _request(raw.get("request")))
     except UsageError:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from scowspec.plan import diff
-from scowspec.plan.identity import made_by_scowspec, spec_of
+from scowspec.plan.identity import Owner, owner, project_of, spec_of
 from scowspec.plan.model import Action, Change, Desired, FieldChange, Plan
 from scowspec.portal.types import Phase, RemoteJob
 
@@ -21,7 +21,16 @@ from scowspec.portal.types import Phase, RemoteJob
 class PlanOptions:
     prune: bool = False
     replace: frozenset[str] = frozenset()  # spec names whose failed current job is run again
-    targets: frozenset[str] = frozenset()  # empty: every spec
+    targets: frozenset[str] = frozenset()  # empty: every spec in scope
+    project: str = ""  # this project's id: only jobs that carry it are ever cancelled
+    adopt_legacy: bool = False  # jobs scowspec made before project ids count as this project's
+    # What a job without a spec was checked against, e.g. "specs/"; "" when the scope is files or names
+    # (`apply specs/one.yaml`): then no other spec's job is in scope, so none is pruned.
+    prune_scope: str = ""
+    destroy: bool = False  # cancel every running job of this project in scope; submit nothing
+    destroy_reason: str = "--destroy: stop this project's running jobs"
+    show_foreign: bool = False  # list other projects' jobs one by one (else one counting note)
+    cancelled_by_scowspec: frozenset[tuple[str, int]] = frozenset()  # (cluster, id) of jobs scowspec cancelled
 
 
 def _newest(jobs: Sequence[RemoteJob]) -> RemoteJob:
@@ -53,9 +62,11 @@ def _change(
     )
 
 
-def detail_wanted(desired: Sequence[Desired], existing: Sequence[RemoteJob]) -> list[RemoteJob]:
+def detail_wanted(
+    desired: Sequence[Desired], existing: Sequence[RemoteJob], *, destroy: bool = False
+) -> list[RemoteJob]:
     """Jobs whose submitted payload the plan needs: running scowspec-shaped jobs that may be cancelled."""
-    current = {d.job_name for d in desired}
+    current = set() if destroy else {d.job_name for d in desired}
     return [j for j in existing if j.phase is Phase.ACTIVE and spec_of(j.name) is not None and j.name not in current]
 
 
@@ -78,32 +89,59 @@ def make_plan(
         if name is not None:
             by_spec.setdefault(name, []).append(job)
     notes: list[str] = []
+    foreign: list[str] = []
 
     def owned(job: RemoteJob) -> bool:
+        """Only jobs proven to be this project's are ever cancelled; the others are listed, never touched."""
         payload = submitted.get(job.job_id)
-        ok = payload is not None and made_by_scowspec(str(payload.get("command", "")))
-        if not ok:
+        if payload is None:  # unreadable: plan.service notes it
+            return False
+        command = str(payload.get("command", ""))
+        whose = owner(command, options.project, adopt_legacy=options.adopt_legacy)
+        if whose is Owner.MINE:
+            return True
+        where = f"job {job.job_id} `{job.name}` on {job.cluster}"
+        if whose is Owner.NOT_SCOWSPEC:
+            notes.append(f"{where} looks like scowspec's but was not submitted by it: left alone")
+        elif whose is Owner.LEGACY:
             notes.append(
-                f"job {job.job_id} `{job.name}` on {job.cluster} looks like scowspec's but was not submitted by it: left alone"
+                f"{where} was submitted by scowspec before project ids: foreign here, left alone "
+                "(`adopt_legacy_jobs: true` in scowspec.yaml or --adopt-legacy-jobs makes such jobs this project's)"
             )
-        return ok
+        else:
+            foreign.append(f"{where} belongs to project `{project_of(command)}`: foreign here, left alone")
+        return False
 
     def nodes_gpus(job: RemoteJob) -> float:
         payload = submitted.get(job.job_id, {})
         nodes, gpus = payload.get("nodeCount", 1), payload.get("gpuCount", 0)
         return float(nodes) * float(gpus) if isinstance(nodes, int) and isinstance(gpus, int) else 0.0
 
+    def lost_of(jobs: Sequence[RemoteJob]) -> float:
+        return sum(_elapsed_hours(j, now) * nodes_gpus(j) for j in jobs)
+
     changes: list[Change] = []
+    unmatched = 0
     for d in desired:
         if options.targets and d.spec_name not in options.targets:
             continue
         jobs = by_spec.get(d.spec_name, [])
+        if options.destroy:
+            running = [j for j in jobs if j.phase is Phase.ACTIVE and owned(j)]
+            if running:
+                changes.append(
+                    _change(d, Action.CANCEL, options.destroy_reason, cancel=tuple(running), lost=lost_of(running))
+                )
+            continue
         current = [j for j in jobs if j.name == d.job_name and j.cluster == d.cluster]
         stale = [j for j in jobs if j not in current and j.phase is Phase.ACTIVE and owned(j)]
-        lost = sum(_elapsed_hours(j, now) * nodes_gpus(j) for j in stale)
+        lost = lost_of(stale)
         known = tuple(sorted(j.job_id for j in current))
         newest = _newest(current) if current else None
-        if newest is not None and (newest.phase is not Phase.FAILED or d.spec_name not in options.replace):
+        # A job scowspec cancelled itself (pruned or replaced) is not a failure: the spec coming back submits it.
+        ours_cancelled = newest is not None and (newest.cluster, newest.job_id) in options.cancelled_by_scowspec
+        rerun = d.spec_name in options.replace or ours_cancelled
+        if newest is not None and (newest.phase is not Phase.FAILED or not rerun):
             if newest.phase is Phase.FAILED:
                 why = (
                     f"job {newest.job_id} ended {newest.state}; not resubmitted (--replace {d.spec_name} runs it again)"
@@ -133,24 +171,28 @@ def make_plan(
                     lost=lost,
                 )
             )
+        elif newest is not None and ours_cancelled and d.spec_name not in options.replace:
+            why = f"job {newest.job_id} of this version was cancelled by scowspec; submitting it again"
+            changes.append(_change(d, Action.SUBMIT, why, desired=d, known_ids=known))
         elif newest is not None:
             why = f"--replace: job {newest.job_id} ended {newest.state}; running it again"
             changes.append(_change(d, Action.SUBMIT, why, desired=d, known_ids=known))
         else:
             changes.append(_change(d, Action.SUBMIT, "no job for this spec version yet", desired=d))
 
-    # Jobs of specs that are no longer in the repository.
-    for name in sorted(set(by_spec) - known_specs):
+    # Jobs of specs that are in none of the folders planned. Only folders can say a spec is gone: with file
+    # arguments or names (prune_scope ""), a job of another spec is outside the plan, whatever --prune says.
+    for name in sorted(set(by_spec) - known_specs) if options.prune_scope else ():
         if options.targets and name not in options.targets:
             continue
         running = [j for j in by_spec[name] if j.phase is Phase.ACTIVE]
-        if not running:
-            continue
         mine = [j for j in running if owned(j)]
         if not mine:
             continue
-        if options.prune:
-            lost = sum(_elapsed_hours(j, now) * nodes_gpus(j) for j in mine)
+        if options.prune or options.destroy:
+            reason = (
+                options.destroy_reason if options.destroy else f"no spec named `{name}` under {options.prune_scope}"
+            )
             changes.append(
                 Change(
                     Action.CANCEL,
@@ -158,11 +200,22 @@ def make_plan(
                     job_name=mine[0].name,
                     cluster=mine[0].cluster,
                     cancel=tuple(mine),
-                    lost_gpu_hours=lost,
-                    reason="its spec was removed from the repository",
+                    lost_gpu_hours=lost_of(mine),
+                    reason=reason,
                 )
             )
         else:
+            unmatched += 1
             ids = ", ".join(str(j.job_id) for j in mine)
-            notes.append(f"`{name}` has no spec any more but job(s) {ids} still run: `--prune` cancels them")
-    return Plan(tuple(changes), fingerprint, clusters, tuple(notes))
+            notes.append(
+                f"no spec named `{name}` under {options.prune_scope}, but its job(s) {ids} still run: "
+                "`--prune` cancels them"
+            )
+    if options.show_foreign:
+        notes += foreign
+    elif foreign:
+        notes.append(
+            f"{len(foreign)} running job(s) of other projects on this portal user left alone "
+            "(`--show-foreign` lists them)"
+        )
+    return Plan(tuple(changes), fingerprint, clusters, tuple(notes), unmatched=unmatched, project=options.project)

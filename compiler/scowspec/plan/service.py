@@ -93,7 +93,7 @@ def build_plan(compiled: Compiled, client: PortalClient, options: PlanOptions, *
     unknown = sorted(options.replace - names)
     if unknown:
         raise UsageError(f"--replace {', '.join(unknown)}: no spec of that name")
-    submitted, unreadable = submitted_payloads(client, detail_wanted(desired, observed.jobs))
+    submitted, unreadable = submitted_payloads(client, detail_wanted(desired, observed.jobs, destroy=options.destroy))
     plan = make_plan(
         desired,
         observed.jobs,

@@ -17,13 +17,19 @@ def line(d: Diagnostic) -> str:
     return f"{where}: {d.severity.value}[{d.code}]: {d.message}"
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
 def summary(report: Report, files: int) -> str:
+    """`7 errors in 3 files; 7 specs checked.`: the files counted are the ones with problems (scowspec.yaml too)."""
     e, w = len(report.errors), len(report.warnings)
     if not e and not w:
-        return f"{files} spec{'s' if files != 1 else ''} valid."
-    parts = [f"{e} error{'s' if e != 1 else ''}"] if e else []
-    parts += [f"{w} warning{'s' if w != 1 else ''}"] if w else []
-    return f"{', '.join(parts)} in {files} spec{'s' if files != 1 else ''}."
+        return f"{_n(files, 'spec')} valid."
+    parts = [_n(e, "error")] if e else []
+    parts += [_n(w, "warning")] if w else []
+    flagged = len({d.file for d in report.diagnostics})
+    return f"{', '.join(parts)} in {_n(flagged, 'file')}; {_n(files, 'spec')} checked."
 
 
 def text(report: Report, files: int) -> str:

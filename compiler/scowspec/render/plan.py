@@ -55,10 +55,37 @@ def _detail_lines(c: Change) -> list[str]:
     return lines
 
 
+def gpu_hours_line(plan: Plan) -> str:
+    """What the new jobs may use, only when there are new jobs ('' otherwise: never "up to 0")."""
+    if not plan.new_jobs:
+        return ""
+    if plan.gpu_hours <= 0:
+        return f"The new job{'s' if plan.new_jobs != 1 else ''} request no GPUs."
+    return f"GPU-hours requested by new jobs: up to {plan.gpu_hours:g}."
+
+
+def verdict(plan: Plan) -> str:
+    """One honest sentence: never "matches" while a current job failed or a missing spec's job still runs."""
+    if plan.has_changes:
+        return ""
+    if plan.matches:
+        return (
+            "No changes. The portal matches the specs." if plan.changes else "No specs in scope and no jobs to touch."
+        )
+    problems = []
+    failed = plan.count(Action.FAILED)
+    if failed:
+        problems.append(f"{failed} current job{'s' if failed != 1 else ''} failed (`--replace NAME` runs it again)")
+    if plan.unmatched:
+        problems.append(
+            f"{plan.unmatched} spec{'s' if plan.unmatched != 1 else ''} without a file still "
+            f"{'have' if plan.unmatched != 1 else 'has'} running jobs (`--prune` cancels them)"
+        )
+    return f"No changes planned, but the portal does not match the specs: {'; '.join(problems)}."
+
+
 def text(plan: Plan) -> str:
     out: list[str] = []
-    if not plan.changes:
-        out.append("No specs and no scowspec jobs.")
     for c in plan.changes:
         head = f"{SYMBOLS[c.action]:>3} {_WORDS[c.action]:<9} {c.job_name}"
         where = f"  ({c.file})" if c.file else ""
@@ -67,10 +94,7 @@ def text(plan: Plan) -> str:
     for note in plan.notes:
         out.append(f"  note: {note}")
     out.append("")
-    if plan.has_changes:
-        out.append(f"GPU-hours requested by new jobs: up to {plan.gpu_hours:g}.")
-    else:
-        out.append("No changes. The portal matches the specs.")
+    out += [line for line in (gpu_hours_line(plan), verdict(plan)) if line]
     out.append(plan.summary_line())
     return "\n".join(out) + "\n"
 
@@ -84,8 +108,10 @@ def json_text(plan: Plan, exit_code: int) -> str:
             "cancel": plan.count(Action.CANCEL),
             "unchanged": plan.count(Action.UNCHANGED),
             "failed": plan.count(Action.FAILED),
-            "gpu_hours": plan.gpu_hours,
+            "gpu_hours": plan.gpu_hours if plan.new_jobs else None,
             "has_changes": plan.has_changes,
+            "matches": plan.matches,
+            "unmatched": plan.unmatched,
         },
         "plan": planfile.to_dict(plan),
         "exit_code": exit_code,
@@ -98,7 +124,7 @@ def markdown(plan: Plan) -> str:
     head = [
         "### scowspec plan",
         "",
-        f"**{plan.summary_line()}** GPU-hours requested: up to {plan.gpu_hours:g}.",
+        " ".join(x for x in (f"**{plan.summary_line()}**", gpu_hours_line(plan), verdict(plan)) if x),
         "",
         "| | action | job | spec | why |",
         "|---|---|---|---|---|",

@@ -27,12 +27,18 @@ def text(statuses: list[SpecStatus], now: datetime) -> str:
         out.append(f"{s.spec_name}  ({s.file})  current job name: {s.job_name}")
         if not s.jobs:
             out.append("    no jobs yet: `scowspec apply` submits one")
+        elif s.current is None:
+            out.append("    current version not submitted: `scowspec apply` submits it")
         for j in s.jobs:
             mark = "*" if j.name == s.job_name else " "
             board = f"  TensorBoard: {s.tensorboard[j.job_id]}" if j.job_id in s.tensorboard else ""
             out.append(f"  {mark} job {j.job_id:<6} {j.state:<10} {_age(j.submit_time, now):>5} ago  {j.name}{board}")
     flagged = [s for s in statuses if s.needs_attention]
-    out.append(f"{len(statuses)} spec(s); {len(flagged)} need attention (current job failed or cancelled).")
+    specs = f"{len(statuses)} spec{'s' if len(statuses) != 1 else ''}"
+    out.append(
+        f"{specs}; {len(flagged)} need{'s' if len(flagged) == 1 else ''} attention "
+        "(current version not submitted, failed or cancelled)."
+    )
     return "\n".join(out) + "\n"
 
 

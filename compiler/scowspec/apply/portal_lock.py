@@ -1,0 +1,182 @@
+"""One apply per project across clones and machines: a lock folder on the portal, `~/.scowspec/locks/<project>`.
+
+The local lock (apply.lock) only covers one clone; a laptop and a CI runner share nothing but the portal. The
+portal's mkdir is atomic (409 when the folder exists), so the folder is the lock. Its one child folder names the
+holder and an expiry, `until-<epoch s>-by-<user@host-pid-nonce>` (the file routes have no small-file upload), and
+a heartbeat renews it while the apply runs. The lock is deleted at the end; a holder that died leaves it to
+expire, and the next apply takes it over then (itself through an atomic mkdir, so two waiters never both do).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import re
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from scowspec.errors import ConflictError, NotFoundError, PortalError, RefusedError
+from scowspec.portal.project_home import Files, state_path
+
+LOCK_TTL_S = 600.0  # renewed every third of it while held: only a dead holder's lock ever expires
+POLL_S = 0.2
+# A lock folder without a holder child is an apply between its two mkdirs, or one that died there.
+UNNAMED_GRACE_S = 60.0
+_HOLDER = re.compile(r"^until-(?P<until>[0-9]+)-by-(?P<owner>[A-Za-z0-9._@-]+)$")
+
+
+@dataclass(frozen=True)
+class Holder:
+    name: str  # the child folder's name
+    owner: str
+    until: float  # epoch seconds
+
+    def describe(self) -> str:
+        when = datetime.fromtimestamp(self.until, UTC).strftime("%H:%M:%S UTC")
+        return f"held by {self.owner} until {when}"
+
+
+def _owner_token() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    raw = f"{user}@{socket.gethostname()}-pid{os.getpid()}-{secrets.token_hex(3)}"
+    return re.sub(r"[^A-Za-z0-9._@-]", "_", raw)[:120]
+
+
+def _holders(client: Files, cluster: str, path: str) -> list[Holder]:
+    out = []
+    for entry in client.list_directory(cluster, path):
+        m = _HOLDER.match(str(entry.get("name", "")))
+        if m:
+            out.append(Holder(m.group(0), m.group("owner"), float(m.group("until"))))
+    return sorted(out, key=lambda h: h.until)
+
+
+def _age_s(client: Files, cluster: str, path: str, now: float) -> float:
+    """How long ago the lock folder was made (its mtime in the parent's listing); 0 when unknown."""
+    parent, _, name = path.rpartition("/")
+    for entry in client.list_directory(cluster, parent):
+        if entry.get("name") == name:
+            with contextlib.suppress(ValueError, TypeError):
+                made = datetime.fromisoformat(str(entry.get("mtime", "")).replace("Z", "+00:00"))
+                return max(0.0, now - made.timestamp())
+    return 0.0
+
+
+@dataclass
+class PortalLock:
+    client: Files
+    cluster: str
+    project: str
+    ttl_s: float = LOCK_TTL_S
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
+        self.path = state_path(self.client, self.cluster, "locks", self.project)
+        self.owner = _owner_token()
+        self.held: Holder | None = None
+        self._stop = threading.Event()
+        self._heart: threading.Thread | None = None
+
+    # -- acquiring ------------------------------------------------------------------------
+    def _claim(self) -> None:
+        until = int(self.clock() + self.ttl_s)
+        name = f"until-{until}-by-{self.owner}"
+        self.client.mkdir(self.cluster, f"{self.path}/{name}")
+        self.held = Holder(name, self.owner, until)
+
+    def _take_over(self, stale: Holder | None) -> None:
+        """Delete an expired lock; the takeover is itself an mkdir, so of two waiters only one deletes."""
+        marker = f"{self.path}/takeover-{stale.name if stale else 'unnamed'}"
+        try:
+            self.client.mkdir(self.cluster, marker)
+        except (ConflictError, NotFoundError):
+            return  # another waiter is taking it over, or it is gone already
+        now = _holders(self.client, self.cluster, self.path)
+        if (now[-1].name if now else None) != (stale.name if stale else None):
+            with contextlib.suppress(PortalError):  # renewed meanwhile: it was not dead
+                self.client.delete(self.cluster, marker, folder=True)
+            return
+        self.client.delete(self.cluster, self.path, folder=True)
+
+    def acquire(self, timeout_s: float) -> None:
+        self.client.ensure_dir(self.cluster, self.path.rpartition("/")[0])
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self.client.mkdir(self.cluster, self.path)
+            except ConflictError:
+                pass
+            else:
+                try:
+                    self._claim()
+                except PortalError:
+                    with contextlib.suppress(PortalError):
+                        self.client.delete(self.cluster, self.path, folder=True)
+                    raise
+                return
+            try:
+                holders = _holders(self.client, self.cluster, self.path)
+                current = holders[-1] if holders else None
+                now = self.clock()
+                if current is None:
+                    if _age_s(self.client, self.cluster, self.path, now) > UNNAMED_GRACE_S:
+                        self._take_over(None)
+                        continue
+                elif current.until < now:
+                    self._take_over(current)
+                    continue
+            except NotFoundError:
+                continue  # released meanwhile: try again at once
+            if time.monotonic() >= deadline:
+                who = current.describe() if current else "its holder is still writing its name"
+                raise RefusedError(
+                    f"another scowspec apply of project `{self.project}` holds the portal lock {self.path} "
+                    f"({who}); nothing was changed",
+                    hint="wait for it, or raise --lock-timeout; a lock whose holder died is taken over once it expires",
+                )
+            time.sleep(POLL_S)
+
+    # -- holding and releasing --------------------------------------------------------------------
+    def _beat(self) -> None:
+        while not self._stop.wait(self.ttl_s / 3):
+            old = self.held
+            try:
+                self._claim()
+                if old is not None:
+                    self.client.delete(self.cluster, f"{self.path}/{old.name}", folder=True)
+            except PortalError:
+                continue  # the next beat tries again; the lock stays valid until its expiry
+
+    def start_heartbeat(self) -> None:
+        self._heart = threading.Thread(target=self._beat, name="scowspec-lock-heartbeat", daemon=True)
+        self._heart.start()
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._heart is not None:
+            self._heart.join()
+        with contextlib.suppress(PortalError):
+            mine = {h.name for h in _holders(self.client, self.cluster, self.path) if h.owner == self.owner}
+            if mine:  # never delete a lock someone took over after ours expired
+                self.client.delete(self.cluster, self.path, folder=True)
+
+
+@contextmanager
+def portal_lock(client: Files, cluster: str, project: str, timeout_s: float) -> Iterator[PortalLock]:
+    lock = PortalLock(client, cluster, project)
+    lock.acquire(timeout_s)
+    lock.start_heartbeat()
+    try:
+        yield lock
+    finally:
+        lock.release()

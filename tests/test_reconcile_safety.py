@@ -1,0 +1,398 @@
+"""Issue 11, reconcile safety: each finding of new-user-findings.md as a table against the sandbox (both generations).
+
+A plan touches only this project's jobs and only the specs it was asked about; summaries never mislead.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from scowspec.apply.executor import folders_to_make
+from scowspec.cli.app import main
+from scowspec.compile.service import compile_paths
+from scowspec.portal.client import PortalClient
+from scowspec.portal.settings import from_env
+from scowspec.sandbox.server import SandboxServer
+
+from .conftest import TESTDATA, Run
+from .portal_helpers import admin, jobs, make_project, write_small
+
+CLI = Callable[..., Run]
+HOME = "/data/home/alice"
+
+
+@pytest.fixture
+def lab(in_dir: Path, portal_env: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Project `lab-a` with two small specs (1 GPU-hour each), a and b, not yet applied."""
+    monkeypatch.delenv("SCOWSPEC_PORTAL_URL")  # scowspec.yaml names the portal
+    make_project(in_dir, portal_env, tutorial=False)
+    write_small(in_dir, "a")
+    write_small(in_dir, "b")
+    return in_dir
+
+
+def states(sandbox: SandboxServer) -> dict[str, str]:
+    """Spec name → state of its newest job."""
+    out: dict[str, str] = {}
+    for j in sorted(jobs(sandbox), key=lambda j: j["jobId"]):
+        out[j["jobName"].rsplit("-", 1)[0]] = j["state"]
+    return out
+
+
+def settings(folder: Path, *lines: str) -> None:
+    path = folder / "scowspec.yaml"
+    path.write_text(path.read_text("utf-8") + "".join(f"{line}\n" for line in lines), "utf-8")
+
+
+def submit_as(sandbox: SandboxServer, spec: Path, *, project: str | None) -> int:
+    """Submit `spec` as scowspec did for another project (`project`), or before ids existed (None)."""
+    compiled = compile_paths([spec], offline=False)
+    assert compiled.report.ok and compiled.jobs, compiled.report.diagnostics
+    payload = dict(compiled.jobs[0].payload)
+    first, rest = str(payload["command"]).split("\n", 1)
+    first = first.split(" | project ")[0] + (f" | project {project}" if project else "")
+    payload["command"] = f"{first}\n{rest}"
+    client = PortalClient(from_env(sandbox.url))
+    for folder in folders_to_make(payload):
+        client.ensure_dir(str(payload["clusterId"]), folder)
+    job_id = client.submit(payload)
+    time.sleep(1.05)  # the portal's job folders have one-second resolution: the next submit must not share it
+    return job_id
+
+
+# -- Finding 1 (blocker): file arguments and --target never cancel anything outside them -----------------------
+SCOPE_CASES = [
+    pytest.param(("prune: true",), ["apply", "--yes", "specs/a.yaml"], {"a": "RUNNING", "b": "RUNNING"}, "", id="file-arg-with-prune-setting"),
+    pytest.param((), ["apply", "--yes", "--prune", "specs/a.yaml"], {"a": "RUNNING", "b": "RUNNING"}, "look for jobs without a spec only in folders", id="file-arg-with-prune-flag"),
+    pytest.param((), ["apply", "--yes", "--prune", "--target", "a"], {"a": "RUNNING", "b": "RUNNING"}, "", id="target-with-prune"),
+    pytest.param((), ["apply", "--yes", "--destroy", "specs/a.yaml"], {"a": "CANCELED", "b": "RUNNING"}, "scowspec cancel", id="destroy-of-a-file-stops-only-it"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("lines", "args", "expected", "says"), SCOPE_CASES)
+def test_scope_nothing_outside_the_arguments_is_cancelled(
+    cli: CLI,
+    lab: Path,
+    sandbox: SandboxServer,
+    lines: tuple[str, ...],
+    args: list[str],
+    expected: dict[str, str],
+    says: str,
+) -> None:
+    assert cli("apply", "--yes").code == 0
+    settings(lab, *lines)
+    r = cli(*args)
+    assert r.code == 0, r.out + r.err
+    assert states(sandbox) == expected
+    assert "removed from the repository" not in r.out
+    if says == "scowspec cancel":
+        assert "--destroy: stop this project's running jobs" in r.out
+    elif says:
+        assert says in r.out
+
+
+def test_scope_a_folder_prune_names_what_it_checked(cli: CLI, lab: Path, sandbox: SandboxServer) -> None:
+    assert cli("apply", "--yes").code == 0
+    (lab / "specs" / "b.yaml").unlink()
+    r = cli("apply", "--yes", "--prune", "specs")
+    assert r.code == 0 and "no spec named `b` under specs/" in r.out
+    assert states(sandbox) == {"a": "RUNNING", "b": "CANCELED"}
+
+
+# -- Finding 2: jobs are tied to a project; other projects' and pre-id jobs are foreign --------------------------
+OWNERSHIP_CASES = [
+    pytest.param("lab-b", (), [], "CANCELED", "", id="same-project-id-is-ours"),
+    pytest.param("lab-z", (), [], "RUNNING", "1 running job(s) of other projects", id="other-project-left-alone"),
+    pytest.param("lab-z", (), ["--show-foreign"], "RUNNING", "belongs to project `lab-z`: foreign here", id="other-project-listed-on-request"),
+    pytest.param(None, (), [], "RUNNING", "before project ids: foreign here", id="legacy-job-foreign-by-default"),
+    pytest.param(None, ("adopt_legacy_jobs: true",), [], "CANCELED", "", id="legacy-adopted-by-setting"),
+    pytest.param(None, (), ["--adopt-legacy-jobs"], "CANCELED", "", id="legacy-adopted-by-flag"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("owner", "lines", "flags", "expected", "note"), OWNERSHIP_CASES)
+def test_ownership_is_marker_and_project_id(
+    cli: CLI,
+    lab: Path,
+    sandbox: SandboxServer,
+    owner: str | None,
+    lines: tuple[str, ...],
+    flags: list[str],
+    expected: str,
+    note: str,
+) -> None:
+    # Another repository (or scowspec before ids) submitted spec `gone`, which this repository has not got.
+    (lab / "scowspec.yaml").write_text((lab / "scowspec.yaml").read_text("utf-8").replace("lab-a", "lab-b"), "utf-8")
+    gone = write_small(lab, "gone")
+    submit_as(sandbox, gone, project=owner)
+    gone.unlink()
+    settings(lab, *lines)
+    plan = cli("plan", "--prune", *flags)
+    assert plan.code == 0, plan.err
+    assert note in plan.out
+    assert cli("apply", "--yes", "--prune", *flags).code == 0
+    assert states(sandbox)["gone"] == expected
+
+
+def test_mass_cancel_threshold_counts_this_projects_jobs_only(cli: CLI, lab: Path, sandbox: SandboxServer) -> None:
+    # Two running jobs of another project would pass the threshold of 1 if they counted; one of ours does not.
+    settings(lab, "mass_cancel_threshold: 1")
+    for i in range(2):
+        submit_as(sandbox, write_small(lab, f"other-{i}"), project="lab-z")
+        (lab / "specs" / f"other-{i}.yaml").unlink()
+    assert cli("apply", "--yes", "specs/a.yaml").code == 0
+    (lab / "specs" / "a.yaml").unlink()
+    r = cli("apply", "--yes", "--prune")
+    assert r.code == 0, r.err
+    assert "Plan: 1 to submit, 0 to replace, 1 to cancel" in r.out
+    assert list(states(sandbox).values()).count("RUNNING") == 3  # b and the other project's two
+
+
+# -- Finding 8: one apply per project across clones: a lock on the portal --------------------------------------
+def test_two_clones_applying_at_once_never_submit_twice(
+    in_dir: Path, portal_env: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = portal_env
+    clones = [make_project(in_dir / name, sandbox, tutorial=False) for name in ("laptop", "ci")]
+    rounds = 20
+    codes: list[int] = []
+    for i in range(rounds):
+        for clone in clones:
+            write_small(clone, "r", lr=f"{i + 1}.0e-5")  # a new version each round: both clones want to submit it
+        barrier = threading.Barrier(len(clones))
+
+        def run(clone: Path, barrier: threading.Barrier) -> None:
+            barrier.wait()
+            codes.append(main(["apply", "--yes", "--lock-timeout", "30", str(clone / "specs")]))
+
+        threads = [threading.Thread(target=run, args=(c, barrier)) for c in clones]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    submits = admin(sandbox, "stats")["requests"].get("POST /jobs", 0)
+    names = [j["jobName"] for j in jobs(sandbox)]
+    assert codes == [0] * (2 * rounds)
+    assert submits == rounds and len(names) == len(set(names)) == rounds, f"{submits} submits for {rounds} versions"
+    assert not sandbox.portal.store.file("alice", f"{HOME}/.scowspec/locks/lab-a"), "released at the end"
+
+
+LOCK_CASES = [
+    pytest.param(+3600, 4, "held by bob@ci-runner-pid7-abc123 until", id="held-lock-refused-naming-holder"),
+    pytest.param(-5, 0, "", id="expired-lock-taken-over"),
+]
+
+
+@pytest.mark.parametrize(("expires_in", "code", "says"), LOCK_CASES)
+def test_portal_lock_held_or_expired(
+    cli: CLI, lab: Path, sandbox: SandboxServer, expires_in: int, code: int, says: str
+) -> None:
+    lock = f"{HOME}/.scowspec/locks/lab-a"
+    until = int(time.time()) + expires_in
+    sandbox.portal.store.put("alice", f"{lock}/until-{until}-by-bob@ci-runner-pid7-abc123", "DIR")
+    r = cli("apply", "--yes", "--lock-timeout", "0.5")
+    assert r.code == code, r.out + r.err
+    assert says in r.err
+    assert len(jobs(sandbox)) == (0 if code else 2)
+    assert (sandbox.portal.store.file("alice", lock) is not None) is bool(code)
+
+
+# -- Finding 6: a GPU-hour budget per apply ----------------------------------------------------------------------
+BUDGET_CASES = [
+    pytest.param((), [], 0, "", id="default-budget-passes-small-apply"),
+    pytest.param(("max_gpu_hours: 1.5",), [], 4, "up to 2 GPU-hours, more than max_gpu_hours 1.5", id="over-budget-refused-with-figure"),
+    pytest.param(("max_gpu_hours: 1.5",), ["--allow-over-budget"], 0, "", id="over-budget-allowed-by-flag"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("lines", "flags", "code", "says"), BUDGET_CASES)
+def test_gpu_hour_budget(
+    cli: CLI, lab: Path, sandbox: SandboxServer, lines: tuple[str, ...], flags: list[str], code: int, says: str
+) -> None:
+    settings(lab, *lines)
+    plan = cli("plan", *flags)
+    assert plan.code == code and says in plan.err
+    r = cli("apply", "--yes", *flags)
+    assert r.code == code and says in r.err
+    assert len(jobs(sandbox)) == (0 if code else 2)
+
+
+# -- Finding 7: stopping a run, or all of a project's runs, on purpose --------------------------------------------
+LIFECYCLE_CASES = [
+    pytest.param(["cancel", "a", "--yes"], {}, 0, {"a": "CANCELED", "b": "RUNNING"}, id="cancel-name-stops-its-job"),
+    pytest.param(["cancel", "a"], {"CI": "true"}, 4, {"a": "RUNNING", "b": "RUNNING"}, id="cancel-in-ci-needs-yes"),
+    pytest.param(["cancel", "nope", "--yes"], {}, 64, {"a": "RUNNING", "b": "RUNNING"}, id="cancel-unknown-name"),
+    pytest.param(["apply", "--destroy", "--yes"], {}, 0, {"a": "CANCELED", "b": "CANCELED"}, id="destroy-stops-all-in-scope"),
+    pytest.param(["apply", "--destroy"], {"CI": "true"}, 4, {"a": "RUNNING", "b": "RUNNING"}, id="destroy-in-ci-needs-yes"),
+    pytest.param(["apply", "--destroy", "--yes"], {"threshold": "1"}, 4, {"a": "RUNNING", "b": "RUNNING"}, id="destroy-under-mass-cancel-guard"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "env", "code", "expected"), LIFECYCLE_CASES)
+def test_cancel_and_destroy(
+    cli: CLI,
+    lab: Path,
+    sandbox: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    env: dict[str, str],
+    code: int,
+    expected: dict[str, str],
+) -> None:
+    other = write_small(lab, "other")
+    submit_as(sandbox, other, project="lab-z")  # another project's job of a spec this one also has
+    other.unlink()
+    assert cli("apply", "--yes").code == 0
+    if "threshold" in env:
+        settings(lab, f"mass_cancel_threshold: {env['threshold']}")
+    if "CI" in env:
+        monkeypatch.setenv("CI", env["CI"])
+    r = cli(*args)
+    assert r.code == code, r.out + r.err
+    assert {k: v for k, v in states(sandbox).items() if k != "other"} == expected
+    assert states(sandbox)["other"] == "RUNNING", "another project's job is never cancelled"
+
+
+# -- Findings 4, 15, 20: summaries that never mislead ---------------------------------------------------------------
+def force(sandbox: SandboxServer, spec: str, state: str) -> None:
+    job = max((j for j in jobs(sandbox) if j["jobName"].rsplit("-", 1)[0] == spec), key=lambda j: j["jobId"])
+    admin(sandbox, f"jobs/{job['jobId']}/state", {"state": state})
+
+
+SUMMARY_CASES = [
+    pytest.param("failed", "Plan: 0 to submit, 0 to replace, 0 to cancel, 1 unchanged, 1 failed.", "1 current job failed", id="failed-counted-not-matching"),
+    pytest.param("orphan", "Plan: 0 to submit, 0 to replace, 0 to cancel, 1 unchanged.", "1 spec without a file still has running jobs", id="orphan-not-matching"),
+    pytest.param("prune-only", "Plan: 0 to submit, 0 to replace, 1 to cancel, 1 unchanged.", "", id="cancels-only-no-gpu-hours"),
+    pytest.param("none", "Plan: 0 to submit, 0 to replace, 0 to cancel, 2 unchanged.", "No changes. The portal matches the specs.", id="all-running-matches"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("situation", "line", "verdict"), SUMMARY_CASES)
+def test_plan_summaries_are_honest(
+    cli: CLI, lab: Path, sandbox: SandboxServer, situation: str, line: str, verdict: str
+) -> None:
+    assert cli("apply", "--yes").code == 0
+    args = ["plan"]
+    if situation == "failed":
+        force(sandbox, "b", "FAILED")
+    elif situation in ("orphan", "prune-only"):
+        (lab / "specs" / "b.yaml").unlink()
+        args += ["--prune"] if situation == "prune-only" else []
+    r = cli(*args)
+    assert r.code == 0, r.err
+    assert r.out.rstrip().endswith(line)
+    assert verdict in r.out
+    assert "up to 0" not in r.out and "GPU-hours requested" not in r.out
+    assert ("matches the specs" in r.out) is (situation == "none")
+    doc = json.loads(cli(*args, "-o", "json").out)
+    assert doc["summary"]["matches"] is (situation == "none") and doc["summary"]["gpu_hours"] is None
+
+
+COMEBACK_CASES = [
+    pytest.param("pruned-by-scowspec", "+ submit", "cancelled by scowspec", id="pruned-spec-comes-back-as-submit"),
+    pytest.param("cancelled-by-hand", "! failed", "--replace b", id="hand-cancelled-stays-failed"),
+]
+
+
+@pytest.mark.parametrize(("how", "symbol", "reason"), COMEBACK_CASES)
+def test_a_spec_restored_after_scowspec_pruned_it(
+    cli: CLI, lab: Path, sandbox: SandboxServer, how: str, symbol: str, reason: str
+) -> None:
+    assert cli("apply", "--yes").code == 0
+    spec = (lab / "specs" / "b.yaml").read_text("utf-8")
+    if how == "pruned-by-scowspec":
+        (lab / "specs" / "b.yaml").unlink()
+        assert cli("apply", "--yes", "--prune").code == 0
+        (lab / "specs" / "b.yaml").write_text(spec, "utf-8")  # git revert
+    else:
+        force(sandbox, "b", "CANCELED")
+    r = cli("plan")
+    assert f"{symbol}" in r.out and reason in r.out, r.out
+    applied = cli("apply", "--yes")
+    assert applied.code == 0
+    assert states(sandbox)["b"] == ("RUNNING" if how == "pruned-by-scowspec" else "CANCELED")
+
+
+# -- Finding 5 / 19: status --check exits 2 when a spec's current version has no job -------------------------------
+STATUS_CASES = [
+    pytest.param("never-applied", 2, "no jobs yet", id="never-submitted"),
+    pytest.param("running", 0, "", id="all-running"),
+    pytest.param("new-version", 2, "current version not submitted", id="changed-spec-not-applied"),
+    pytest.param("failed", 2, "", id="current-failed"),
+]
+
+
+@pytest.mark.parametrize(("situation", "code", "says"), STATUS_CASES)
+def test_status_check(cli: CLI, lab: Path, sandbox: SandboxServer, situation: str, code: int, says: str) -> None:
+    if situation != "never-applied":
+        assert cli("apply", "--yes").code == 0
+    if situation == "new-version":
+        write_small(lab, "b", lr="3.0e-4")
+    if situation == "failed":
+        force(sandbox, "a", "FAILED")
+    r = cli("status", "--check")
+    assert r.code == code, r.out
+    assert says in r.out
+    flagged = 0 if code == 0 else (2 if situation == "never-applied" else 1)
+    assert f"2 specs; {flagged} need{'s' if flagged == 1 else ''} attention" in r.out
+
+
+# -- Finding 15: validate counts the files with problems, not every file checked (offline: no portal involved) -------
+VALIDATE_CASES = [
+    pytest.param(7, 3, "in 3 files; 7 specs checked.", id="three-of-seven-broken"),
+    pytest.param(1, 1, "in 1 file; 1 spec checked.", id="one-broken"),
+    pytest.param(2, 0, "2 specs valid.", id="none-broken"),
+]
+
+
+@pytest.mark.parametrize(("total", "broken", "summary"), VALIDATE_CASES)
+def test_validate_summary_counts_the_files_with_errors(
+    cli: CLI, in_dir: Path, total: int, broken: int, summary: str
+) -> None:
+    (in_dir / "specs").mkdir()
+    shutil.copy(TESTDATA / "scowspec.yaml", in_dir / "scowspec.yaml")
+    for i in range(total):
+        path = write_small(in_dir, f"s{i}")
+        if i < broken:
+            path.write_text(path.read_text("utf-8").replace("learning_rate: 1.0e-4", "learning_rate: fast"), "utf-8")
+    r = cli("validate", "specs")
+    assert r.out.rstrip().endswith(summary), r.out
+    assert r.code == (3 if broken else 0)
+
+
+# -- Project ids: written by init, required online ------------------------------------------------------------------
+INIT_CASES = [
+    pytest.param("portal_url: http://127.0.0.1:1/ai\n", True, id="adds-an-id-to-scowspec-yaml"),
+    pytest.param("project: kept-id\n", False, id="keeps-an-existing-id"),
+    pytest.param(None, True, id="writes-scowspec-yaml-beside-specs"),
+]
+
+
+@pytest.mark.parametrize(("existing", "written"), INIT_CASES)
+def test_init_project_writes_a_stable_id(cli: CLI, in_dir: Path, existing: str | None, written: bool) -> None:
+    (in_dir / "specs").mkdir()
+    if existing is not None:
+        (in_dir / "scowspec.yaml").write_text(existing, "utf-8")
+    r = cli("init", "--project")
+    assert r.code == 0, r.err
+    text = (in_dir / "scowspec.yaml").read_text("utf-8")
+    ids = [line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("project: ")]
+    assert len(ids) == 1 and (ids[0] == "kept-id") is (not written)
+    assert ("Wrote project id" in r.err) is written
+    assert cli("init", "--project").code == 0 and (in_dir / "scowspec.yaml").read_text("utf-8") == text, "stable"
+
+
+def test_plan_without_a_project_id_says_how_to_get_one(cli: CLI, in_dir: Path, portal_env: SandboxServer) -> None:
+    make_project(in_dir, portal_env, tutorial=False, project=None)
+    write_small(in_dir, "a")
+    for command in (["plan"], ["apply", "--yes"], ["cancel", "a", "--yes"]):
+        r = cli(*command)
+        assert r.code == 64 and "no `project` id" in r.err and "scowspec init --project" in r.err, r.err
+    assert jobs(portal_env) == [] and admin(portal_env, "stats")["requests"] == {}
