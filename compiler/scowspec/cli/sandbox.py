@@ -61,7 +61,7 @@ def sandbox(
         raise UsageError(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}") from exc
     server.portal.faults.latency_ms = latency_ms
     typer.echo(
-        f"SCOW-AI {portal.value} sandbox at {server.url} (state {state}); token `sandbox-token`. Ctrl-C stops it.",
+        f"SCOW-AI sandbox at {server.url} (portal {portal.value}, state {state}); token `sandbox-token`. Ctrl-C stops it.",
         err=True,
     )
     try:
