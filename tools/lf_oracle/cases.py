@@ -336,7 +336,12 @@ CASES: tuple[Case, ...] = (
         f"{PARSER}: Please specify `max_steps` in streaming mode.",
         t(streaming=True, max_samples=None),
     ),
-    Case("streaming-ok", "", t(streaming=True, max_samples=None, max_steps=2)),
+    Case(
+        "streaming-ok",
+        f"{LOADER}: streaming a file with dataloader_num_workers 0 is empty (StopIteration)",
+        t(streaming=True, max_samples=None, max_steps=2),
+    ),
+    Case("streaming-workers-ok", "", t(streaming=True, max_samples=None, max_steps=2, dataloader_num_workers=1)),
     Case(
         "streaming-max-samples",
         f"{DATA}: `max_samples` is incompatible with `streaming`.",
@@ -347,7 +352,16 @@ CASES: tuple[Case, ...] = (
         f"{DATA}: Streaming mode should have an integer val size.",
         t(streaming=True, max_samples=None, max_steps=2, val_size=0.25),
     ),
-    Case("streaming-int-val-ok", "", t(streaming=True, max_samples=None, max_steps=2, val_size=2)),
+    Case(
+        "streaming-int-val-ok",
+        f"{LOADER}: streaming a file with dataloader_num_workers 0 is empty (StopIteration)",
+        t(streaming=True, max_samples=None, max_steps=2, val_size=2),
+    ),
+    Case(
+        "streaming-int-val-workers-ok",
+        "",
+        t(streaming=True, max_samples=None, max_steps=2, val_size=2, dataloader_num_workers=1),
+    ),
     Case("do-eval-no-val", f"{PARSER}: Please make sure eval_dataset be provided or val_size >1e-6", t(do_eval=True)),
     Case("do-eval-val-ok", "", t(do_eval=True, val_size=0.25)),
     Case(
