@@ -8,7 +8,9 @@ finds false positives as well as false negatives.
 `kind` says how far the outcome can be known offline:
 - `spec`: decided by the spec and the image alone (flash-attn present; no bitsandbytes, galore, apollo,
   badam, liger, unsloth, adam-mini, swanlab, ktransformers, mixture-of-depth, vllm, sglang);
-- `model`: depends on the model (module names, tokenizer class), which only loading it tells.
+- `model`: depends on the model (module names, tokenizer class, gpt-oss), which only loading it tells;
+- `files`: depends on files on the cluster (the portal dataset's contents, a reward model's folder);
+- `image`: depends on packages the image may add beyond LLaMA-Factory's requirements (report_to's).
 """
 
 from __future__ import annotations
@@ -570,7 +572,9 @@ CASES: tuple[Case, ...] = (
     # --- training_args.py (RayArguments)
     Case("ray-fs", f"{TARGS}: ray_storage_filesystem must be one of s3, gs, gcs", t(ray_storage_filesystem="hdfs")),
     # --- attention.py
-    Case("fa3", f"{ATTN}: Unknown attention type: fa3 (only gpt-oss models get FA3)", t(flash_attn="fa3")),
+    Case(
+        "fa3", f"{ATTN}: Unknown attention type: fa3 (only gpt-oss models get FA3)", t(flash_attn="fa3"), kind="model"
+    ),
     Case("fa2-ok", f"{ATTN}: fa2 (flash-attn is in the image)", t(flash_attn="fa2")),
     Case("attn-disabled-ok", "", t(flash_attn="disabled")),
     Case("attn-auto-ok", "", t(flash_attn="auto")),
@@ -579,6 +583,7 @@ CASES: tuple[Case, ...] = (
         "ppo-ok-shape",
         f"{TUNER}: run_ppo (reward model folder must exist: /app/saves/rm is not in the image)",
         t(stage="ppo", reward_model="/app/saves/rm", report_to="tensorboard"),
+        kind="files",
     ),
     # --- loader.py
     Case("rm-not-ranking", f"{LOADER}: The dataset is not applicable in the current training stage.", t(stage="rm")),
@@ -594,7 +599,7 @@ CASES: tuple[Case, ...] = (
         f"{LOADER}: The dataset is not applicable in the current training stage.",
         both({"dataset": PREF}, t(stage="pt")),
     ),
-    Case("dataset-missing-file", f"{LOADER}: File X not found.", {"dataset": {"file": "nope.json"}}),
+    Case("dataset-missing-file", f"{LOADER}: File X not found.", {"dataset": {"file": "nope.json"}}, kind="files"),
     Case(
         "dataset-yaml",
         f"{LOADER}: Allowed file types: arrow,csv,json,jsonl,parquet,txt.",
@@ -604,6 +609,7 @@ CASES: tuple[Case, ...] = (
         "dataset-folder-mixed",
         f"{LOADER}: File types should be identical.",
         {"dataset": {"file": None, "placeholders": None}},
+        kind="files",
     ),
     Case("pt-ok-packing-default", "", both({"dataset": PT}, t(stage="pt"))),
     Case("kto-ok", "", both({"dataset": KTO}, t(stage="kto"))),
@@ -614,6 +620,12 @@ CASES: tuple[Case, ...] = (
         kind="model",
     ),
     Case("lora-target-qwen-ok", "", t(lora_target="q_proj,v_proj")),
+    Case(
+        "lora-target-chatglm",
+        "peft: query_key_value on the chatglm3 template: not checked (the oracle's model is Qwen2)",
+        t(lora_target="query_key_value", template="chatglm3"),
+        kind="model",
+    ),
     Case("lora-target-list-ok", "", t(lora_target=["q_proj", "v_proj"])),
     # --- transformers TrainingArguments.__post_init__
     Case("empty-cache-steps-ok", "", t(torch_empty_cache_steps=2)),
@@ -782,8 +794,18 @@ CASES: tuple[Case, ...] = (
         "",
         {"tensorboard": {"log_dir": "/data/home/alice/tb"}, "train": {"report_to": "tensorboard"}},
     ),
-    Case("report-to-wandb", f"{TRAINER}: WandbCallback requires wandb to be installed", t(report_to="wandb")),
-    Case("report-to-mlflow", f"{TRAINER}: MLflowCallback requires mlflow to be installed", t(report_to="mlflow")),
+    Case(
+        "report-to-wandb",
+        f"{TRAINER}: WandbCallback requires wandb to be installed",
+        t(report_to="wandb"),
+        kind="image",
+    ),
+    Case(
+        "report-to-mlflow",
+        f"{TRAINER}: MLflowCallback requires mlflow to be installed",
+        t(report_to="mlflow"),
+        kind="image",
+    ),
     Case("report-to-all-ok", f"{TRAINER}: report_to all: every installed integration", t(report_to="all")),
     Case("gc-kwargs-ok", "", t(gradient_checkpointing_kwargs={"use_reentrant": False})),
     Case("group-by-length-ok", "", t(group_by_length=True)),

@@ -213,6 +213,48 @@ def _looks_gpt_oss(ctx: RuleContext) -> bool:
     return bool(re.search(r"gpt[-_]?oss", _model_text(ctx), re.IGNORECASE))
 
 
+# Linear module names of the LLaMA-like families, by LLaMA-Factory template (others are not checked).
+_LLAMA_LIKE = frozenset(("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"))
+_MODULES_BY_TEMPLATE = {
+    name: _LLAMA_LIKE
+    for name in (
+        "qwen",
+        "qwen3",
+        "qwen3_nothink",
+        "llama2",
+        "llama2_zh",
+        "llama3",
+        "mistral",
+        "yi",
+        "deepseek",
+        "deepseekcoder",
+        "gemma",
+        "gemma2",
+        "gemma3",
+    )
+}
+
+
+def lora_target(ctx: RuleContext) -> Iterator[Diagnostic]:
+    """Module names depend on the model: a warning for names the template's family does not have
+    (PEFT fails at model load: "Target modules {...} not found in the base model")."""
+    t = _t(ctx)
+    target, template = t.get("lora_target"), t.get("template")
+    if t.get("finetuning_type", "lora") != "lora" or template not in _MODULES_BY_TEMPLATE or target is None:
+        return
+    names = target if isinstance(target, list) else [n.strip() for n in str(target).split(",")]
+    unknown = [n for n in names if n != "all" and n not in _MODULES_BY_TEMPLATE[template]]
+    if unknown:
+        yield ctx.at(
+            "lora-target",
+            f"`train.lora_target`: {', '.join(f'`{n}`' for n in unknown)} is not a module of the models template "
+            f"`{template}` is for (they have {', '.join(sorted(_MODULES_BY_TEMPLATE[template]))}); PEFT would stop "
+            "at model load. `all` targets every linear layer",
+            ("train", "lora_target"),
+            warning=True,
+        )
+
+
 def ppo_and_preference(ctx: RuleContext) -> Iterator[Diagnostic]:
     t = _t(ctx)
     stage, ftype = t.get("stage", "sft"), t.get("finetuning_type", "lora")
@@ -338,7 +380,7 @@ def trainer_steps(ctx: RuleContext) -> Iterator[Diagnostic]:
         elif ev == "steps":
             save = t.get("save_steps", 500)
             evs = t.get("eval_steps") or t.get("logging_steps")  # unset: scowspec's logging default decides
-            if evs and ((save < 1) != (evs < 1) or round(save * 1_000_000) % round(evs * 1_000_000) != 0):
+            if evs and _not_multiple(save, evs):
                 yield ctx.at(
                     "best-model",
                     f"`train.load_best_model_at_end` needs `save_steps` ({save:g}) to be a multiple of `eval_steps` "
@@ -360,6 +402,17 @@ def trainer_steps(ctx: RuleContext) -> Iterator[Diagnostic]:
                 f"`lr_scheduler_type: {t['lr_scheduler_type']}` needs `lr_scheduler_kwargs` with `min_lr` or `min_lr_rate`",
                 ("train", "lr_scheduler_type"),
             )
+    if (
+        t.get("save_strategy") == "best"
+        and not t.get("metric_for_best_model")
+        and not t.get("load_best_model_at_end")
+        and t.get("lr_scheduler_type") != "reduce_lr_on_plateau"
+    ):
+        yield ctx.at(
+            "best-model",
+            "`save_strategy: best` needs `metric_for_best_model` (e.g. `loss`) to know which checkpoint is best",
+            ("train", "save_strategy"),
+        )
     if t.get("fp16_full_eval") and t.get("bf16_full_eval"):
         yield ctx.at(
             "precision",
@@ -374,6 +427,15 @@ def trainer_steps(ctx: RuleContext) -> Iterator[Diagnostic]:
             ("train", "dataloader_prefetch_factor"),
             key=True,
         )
+
+
+def _not_multiple(save: float, evs: float) -> bool:
+    """TrainingArguments' test that best-model saving lines up with evaluation (steps or ratios)."""
+    if save % evs == 0:
+        return False
+    if save < 1 or evs < 1:
+        return not (save < 1 and evs < 1) or round(save * 1_000_000) % round(evs * 1_000_000) != 0
+    return True
 
 
 def trainer_options(ctx: RuleContext) -> Iterator[Diagnostic]:

@@ -575,6 +575,7 @@ RULES: tuple[Rule, ...] = (
     lfchecks.launch,
     lfchecks.zero3_rules,
     lfchecks.model_args,
+    lfchecks.lora_target,
     lfchecks.ppo_and_preference,
     lfchecks.trainer_steps,
     lfchecks.trainer_options,
