@@ -32,6 +32,10 @@ _DEBUG_OPTIONS = ("underflow_overflow", "tpu_metrics_debug")
 _ZERO3 = re.compile(r"(^|[/_-])(ds_)?z(ero)?_?3([_.-]|$)", re.IGNORECASE)
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _t(ctx: RuleContext) -> Mapping[str, Any]:
     return ctx.train
 
@@ -275,7 +279,8 @@ def ppo_and_preference(ctx: RuleContext) -> Iterator[Diagnostic]:
                 ("train", "reward_model_type") if "reward_model_type" in t else ("train", "finetuning_type"),
                 key=True,
             )
-    if stage == "dpo" and t.get("pref_loss", "sigmoid") != "sigmoid" and t.get("dpo_label_smoothing", 0) > 1e-6:
+    smoothing = t.get("dpo_label_smoothing", 0)
+    if stage == "dpo" and t.get("pref_loss", "sigmoid") != "sigmoid" and _number(smoothing) and smoothing > 1e-6:
         yield ctx.at(
             "stage",
             "`train.dpo_label_smoothing` is only valid for the sigmoid loss (`pref_loss: sigmoid`)",
@@ -458,7 +463,8 @@ def trainer_options(ctx: RuleContext) -> Iterator[Diagnostic]:
             yield ctx.at("fsdp", "`train.fsdp`: `full_shard` and `shard_grad_op` exclude each other", ("train", "fsdp"))
     config = t.get("fsdp_config")
     if fsdp and isinstance(config, dict):
-        if config.get("min_num_params", 0) > 0 and config.get("transformer_layer_cls_to_wrap") is not None:
+        min_params = config.get("min_num_params", 0)
+        if _number(min_params) and min_params > 0 and config.get("transformer_layer_cls_to_wrap") is not None:
             yield ctx.at(
                 "fsdp",
                 "`fsdp_config`: `min_num_params` and `transformer_layer_cls_to_wrap` exclude each other",
