@@ -58,10 +58,10 @@ def _validator(defn: str) -> Draft202012Validator:
 
 def check(doc: Document, *, definition: str = "") -> list[Diagnostic]:
     """All schema problems of `doc` (against the root schema or one `$defs` entry)."""
-    out: list[Diagnostic] = []
-    for err in _validator(definition).iter_errors(doc.data):
-        out.extend(_convert(doc, err))
-    return out
+    out: dict[Diagnostic, None] = {}  # ordered and each problem once: a field missing from several
+    for err in _validator(definition).iter_errors(doc.data):  # branches (allOf, if/then) is said once
+        out.update(dict.fromkeys(_convert(doc, err)))
+    return list(out)
 
 
 def suggest(word: str, options: Iterator[str] | list[str] | frozenset[str] | set[str]) -> str:
