@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SPECS ?= specs
 
-.PHONY: install test lint fmt typecheck check validate-specs golden schema bench gpu-build demo clean fuzz
+.PHONY: install test lint fmt typecheck check validate-specs golden schema bench gpu-build demo lf-oracle clean fuzz
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -47,6 +47,24 @@ gpu-build: $(STAMP)  ## compile the GPU proof's jobs (then: bash e2e/gpu/run.sh 
 
 demo: $(STAMP)  ## the whole loop against a local sandbox portal
 	bash tools/demo.sh
+
+# The LLaMA-Factory oracle: its own venv with LLaMA-Factory 0.9.4 and the image's pins (a few GB, kept in
+# .oracle/ and reused), a tiny model built offline, then every corpus spec through scowspec and the real package.
+ORACLE ?= .oracle
+ORACLE_PINS := llamafactory==0.9.4 torch==2.6.0 torchaudio==2.6.0 torchvision==0.21.0 transformers==4.57.1 \
+	peft==0.17.1 trl==0.24.0 datasets==4.0.0 accelerate==1.11.0 deepspeed==0.16.9 omegaconf==2.3.0 \
+	jieba nltk rouge-chinese tensorboardX
+
+$(ORACLE)/venv/.stamp:
+	$(PY) -m venv $(ORACLE)/venv
+	$(ORACLE)/venv/bin/python -m pip install --quiet --disable-pip-version-check $(ORACLE_PINS)
+	touch $@
+
+$(ORACLE)/assets/assets.done: $(ORACLE)/venv/.stamp tools/lf_oracle/assets.py e2e/gpu/assets.py
+	$(ORACLE)/venv/bin/python tools/lf_oracle/assets.py $(ORACLE)/assets tests/testdata/identity.json
+
+lf-oracle: $(STAMP) $(ORACLE)/venv/.stamp $(ORACLE)/assets/assets.done  ## scowspec vs the real LLaMA-Factory 0.9.4 (not in `make test`)
+	$(BIN)/python tools/lf_oracle/run.py $(ORACLE) --json $(ORACLE)/results.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .scowspec build dist

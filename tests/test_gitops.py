@@ -237,7 +237,7 @@ def test_json_and_markdown_plans(cli: CLI, project: Path) -> None:
     md = cli("plan", "-o", "markdown").out
     assert md.startswith("### scowspec plan") and "| `+` | submit |" in md and len(md) < 60_000
     # Every default scowspec chose is visible where the change is reviewed, variables included.
-    assert "disable_gradient_checkpointing=true" in md and 'env.TORCH_CUDNN_SDPA_DEPRIORITIZED="1"' in md
+    assert "disable_gradient_checkpointing=false" in md and 'env.TORCH_CUDNN_SDPA_DEPRIORITIZED="1"' in md
     chosen = dict(doc["plan"]["changes"][0]["desired"]["defaults"])
     assert chosen["env.TORCH_CUDNN_SDPA_PREFERRED"] == "0" and chosen["bf16"] is True
 

@@ -42,7 +42,7 @@ def test_sandbox_command_models_the_chosen_portal_and_token_expiry(portal: Gener
         assert proc.stderr is not None
         banner = proc.stderr.readline()
         found = re.search(r"(http://\S+/ai)", banner)
-        assert found and f"SCOW-AI {portal.value} sandbox" in banner, banner
+        assert found and f"(portal {portal.value}," in banner, banner
         url = found.group(1)
         status, doc = _get(f"{url}/api/openapi.json")
         assert status == 200 and generation_from_openapi(doc) is portal

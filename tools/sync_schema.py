@@ -68,7 +68,6 @@ def _curated() -> dict[str, dict[str, Any]]:
         "adam_epsilon": _N0,
         "pref_beta": _N0,
         "deepspeed": _S,
-        "optim": _S,
         "default_system": _S,
         "save_strategy": {"enum": ["no", "steps", "epoch", "best"]},
         "eval_strategy": {"enum": ["no", "steps", "epoch"]},

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from scowspec.diagnostics import Diagnostic, Position, Report, Severity, Span
+from scowspec.diagnostics import Diagnostic, JsonPath, Position, Report, Severity, Span
 from scowspec.errors import UsageError
 from scowspec.load import files
 from scowspec.load.document import Document
@@ -46,22 +47,46 @@ class Loaded:
 
 
 def check_text(text: str, file: str, project: Project | None) -> tuple[FineTuneSpec | None, list[Diagnostic]]:
-    """Pure: one spec's text (and its project defaults) → a FineTuneSpec or diagnostics."""
+    """Pure: one spec's text (and its project defaults) → a FineTuneSpec or diagnostics.
+
+    One pass: the rules run even where the schema found problems, on the spec without the values the
+    schema rejected, so a user sees every problem of the file at once.
+    """
     doc, diags = parse(text, file)
     if doc is None:
         return None, diags
     unreadable = {d.path for d in diags if d.code == "yaml-value"}  # already reported; read as null
-    diags += [d for d in schema.check(doc) if d.path not in unreadable]
-    if any(d.severity is Severity.ERROR for d in diags):
+    problems = [d for d in schema.check(doc) if d.path not in unreadable]
+    diags += problems
+    if not isinstance(doc.data, dict):
         return None, diags
+    rejected = {d.path for d in problems if d.code != "required"}
     project_doc = project.doc if project else None
-    eff = merge(project.defaults if project else {}, doc.data)
+    eff = merge(project.defaults if project else {}, without(doc.data, rejected | unreadable))
     ctx = RuleContext(doc, project_doc, eff, key_table())
-    diags += rules.check(ctx) + verify_rules.check(ctx)
-    diags += verbatim.check(doc, eff)
+    diags += [
+        d
+        for d in rules.check(ctx)
+        if not any(d.path[: len(p)] == p for p in rejected)  # said once, by the schema
+    ]
+    if not problems:  # these read values the schema has vouched for
+        diags += verify_rules.check(ctx) + verbatim.check(doc, eff)
     if any(d.severity is Severity.ERROR for d in diags):
         return None, diags
     return build(file, eff, doc, project.project_id if project else ""), diags
+
+
+def without(data: Any, paths: set[JsonPath]) -> Any:
+    """`data` less the values at `paths` (a list keeps its length: the item becomes None)."""
+    if not paths:
+        return data
+    if () in paths:
+        return None
+    if isinstance(data, dict):
+        return {k: without(v, {p[1:] for p in paths if p[0] == k}) for k, v in data.items() if (k,) not in paths}
+    if isinstance(data, list):
+        return [None if (i,) in paths else without(v, {p[1:] for p in paths if p[0] == i}) for i, v in enumerate(data)]
+    return data
 
 
 def load_project(path: Path) -> tuple[Project, list[Diagnostic]]:
@@ -70,7 +95,11 @@ def load_project(path: Path) -> tuple[Project, list[Diagnostic]]:
     if doc is None:
         return Project(name, None), diags
     problems = schema.check(doc, definition="project")
-    return Project(name, None if problems else doc), diags + problems
+    if not isinstance(doc.data, dict):
+        return Project(name, None), diags + problems
+    # A typo is reported on its line; the project's other keys still apply to the specs.
+    kept = without(doc.data, {d.path for d in problems if d.code != "required"})
+    return Project(name, replace(doc, data=kept)), diags + problems
 
 
 def load_specs(paths: list[Path]) -> Loaded:

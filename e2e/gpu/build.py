@@ -31,6 +31,7 @@ BUILD = Path(__file__).resolve().parent / "build"
 TUTORIAL = ROOT / "specs" / "qwen25-pku-identity.yaml"
 SEED = ROOT.parent / "shared" / "seed" / "tutorial13-llamafactory-multinode.md"
 
+LIGER_IMAGE = "app-store-images.pku.edu.cn/hiyouga/llamafactory-liger:0.9.4"
 # Candidate defaults measured against the literal command on the 1.5B-shaped model: the same
 # global batch (8 per GPU x 4 GPUs), steps and learning-rate schedule, so the loss curves compare.
 BIG_VARIANTS: dict[str, dict[str, Any]] = {
@@ -187,6 +188,8 @@ def main(cpu: bool, gpus: int, out: Path = BUILD) -> None:
                 **spec_data(TUTORIAL, **{"logging_steps": 5, **extra, **train}),
                 "name": name,
                 "resources": resources,
+                # LLaMA-Factory's own image lacks liger-kernel (an `extra-package` error there): name an image that adds it.
+                **({"image": LIGER_IMAGE} if train.get("enable_liger_kernel") else {}),
             }
             for name, train in BIG_VARIANTS.items()
         }

@@ -43,7 +43,8 @@ def build() -> dict[str, typing.Any]:
         ModelArguments,
         TrainingArguments,
     )
-    from transformers.trainer_utils import SchedulerType
+    from transformers.trainer_utils import HubStrategy, SchedulerType
+    from transformers.training_args import OptimizerNames
 
     model = _fields(ModelArguments)
     data = _fields(DataArguments)
@@ -72,6 +73,8 @@ def build() -> dict[str, typing.Any]:
         if values:
             enums[name] = values
     enums["lr_scheduler_type"] = [s.value for s in SchedulerType]
+    enums["optim"] = [o.value for o in OptimizerNames]
+    enums["hub_strategy"] = [h.value for h in HubStrategy]
     efficient = sorted(n for n, t in TEMPLATES.items() if getattr(t, "efficient_eos", False))
     return {
         "llamafactory_version": llamafactory.__version__,

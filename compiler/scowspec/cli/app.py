@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
-from typing import Annotated
+import threading
+from typing import Annotated, Any
 
 import typer
 
 from scowspec import __version__
+from scowspec.cli.conventions import wants_json
 from scowspec.errors import ScowspecError
 from scowspec.exitcodes import ExitCode
+from scowspec.render.errors import error_json
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success/no changes, 1 unexpected or portal error, 2 changes present, 3 invalid spec, "
@@ -22,7 +26,7 @@ app = typer.Typer(
     name="scowspec",
     help=f"Declarative LLaMA-Factory fine-tuning jobs for SCOW-AI: validate, compile, plan, apply.\n\n{EXIT_CODES_HELP}",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -52,13 +56,14 @@ def _register() -> None:
     if _registered:
         return
     _registered.append(True)
-    from scowspec.cli import authoring, core, doctor, gitops, sandbox
+    from scowspec.cli import authoring, conventions, core, doctor, gitops, sandbox
 
     core.register(app)
     gitops.register(app)
     authoring.register(app)
     sandbox.register(app)
     doctor.register(app)
+    conventions.apply(app)
 
 
 def _tolerant_streams() -> None:
@@ -74,36 +79,63 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every outcome becomes one exit code (see EXIT_CODES_HELP)."""
     args = sys.argv[1:] if argv is None else argv
     _tolerant_streams()
-    if args not in (["--version"],):
-        _register()
+    interrupts: list[int] = []
+    previous = _watch_ctrl_c(interrupts)
     try:
+        code = _main(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if interrupts and code == ExitCode.INTERRUPTED:
+        # typer turns a Ctrl-C inside a command into a plain return of 130: say it, once.
+        return _fail(args, ExitCode.INTERRUPTED, "interrupted", "Interrupted.", prefix="")
+    return code
+
+
+def _watch_ctrl_c(interrupts: list[int]) -> Any:
+    """Note a Ctrl-C (then raise KeyboardInterrupt as Python does); the previous handler, or None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        interrupts.append(signum)
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGINT, on_sigint)
+
+
+def _main(args: list[str]) -> int:
+    try:
+        if args not in (["--version"],):
+            _register()  # inside the try: a Ctrl-C during these imports is one line too
         result = app(args=args, prog_name="scowspec", standalone_mode=False)
     except typer.Exit as exc:
         return int(exc.exit_code)
-    except typer.Abort:
-        typer.echo("Interrupted.", err=True)
-        return ExitCode.INTERRUPTED
+    except (typer.Abort, KeyboardInterrupt):
+        return _fail(args, ExitCode.INTERRUPTED, "interrupted", "Interrupted.", prefix="")
     except typer.TyperException as exc:  # usage errors: Click would exit 2, which means "changes" here
         show = getattr(exc, "show", None)
-        if callable(show):
+        if callable(show) and not wants_json(args):
             show()
-        else:
-            typer.echo(f"Error: {exc.format_message()}", err=True)
-        return ExitCode.USAGE
+            return ExitCode.USAGE
+        return _fail(args, ExitCode.USAGE, "usage", exc.format_message())
     except ScowspecError as exc:
-        typer.echo(f"Error: {exc.message}", err=True)
-        if exc.hint:
-            typer.echo(f"Hint: {exc.hint}", err=True)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        typer.echo("Interrupted.", err=True)
-        return ExitCode.INTERRUPTED
+        return _fail(args, exc.exit_code, "error", exc.message, exc.hint)
     except Exception as exc:  # a bug: say so plainly, traceback only on request
         if os.environ.get("SCOWSPEC_DEBUG"):
             raise
-        typer.echo(
-            f"Internal error: {type(exc).__name__}: {exc}. Set SCOWSPEC_DEBUG=1 for a traceback and please report it.",
-            err=True,
+        message = (
+            f"Internal error: {type(exc).__name__}: {exc}. Set SCOWSPEC_DEBUG=1 for a traceback and please report it."
         )
-        return ExitCode.ERROR
+        return _fail(args, ExitCode.ERROR, "internal", message, prefix="")
     return int(result or 0)
+
+
+def _fail(args: list[str], code: int, kind: str, message: str, hint: str = "", *, prefix: str = "Error: ") -> int:
+    """A failure on stderr, and also as a JSON error object on stdout when the command was asked for `-o json`."""
+    typer.echo(f"{prefix}{message}", err=True)
+    if hint:
+        typer.echo(f"Hint: {hint}", err=True)
+    if wants_json(args):
+        typer.echo(error_json(code, kind, message, hint), nl=False)
+    return code

@@ -14,6 +14,7 @@ from typing import Any
 from scowspec.diagnostics import Diagnostic, JsonPath, describe
 from scowspec.model.effective import REQUIRED_AFTER_MERGE
 from scowspec.model.steps import max_steps_bound
+from scowspec.validate import lfchecks
 from scowspec.validate.context import RuleContext
 
 Rule = Callable[[RuleContext], Iterable[Diagnostic]]
@@ -44,6 +45,9 @@ RESERVED_ENV = {
     "MASTER_ADDR": "set by the scheduler for distributed jobs",
     "MASTER_PORT": "set by the scheduler for distributed jobs",
 }
+# Variables that hold credentials: the payload's env and command are stored in the portal's job records,
+# which its admins (and anyone reading the repository) can read.
+SECRET_ENV = re.compile(r"^(HF_TOKEN|HUGGING_FACE_HUB_TOKEN|.*_(KEY|SECRET|TOKEN|PASSWORD))$", re.IGNORECASE)
 DATA_EXTENSIONS = ("arrow", "csv", "json", "jsonl", "parquet", "txt")
 LORA_ONLY_REJECTED = ("loraplus_lr_ratio", "use_rslora", "use_dora", "pissa_init")  # LLaMA-Factory raises
 LORA_ONLY_IGNORED = ("lora_rank", "lora_alpha", "lora_dropout", "lora_target", "create_new_adapter")  # silently unused
@@ -141,6 +145,34 @@ def image(ctx: RuleContext) -> Iterator[Diagnostic]:
 # extras `metrics` and `deepspeed` on a PyTorch image with flash-attn (docker/docker-cuda/Dockerfile and
 # Dockerfile.base at v0.9.4), so none of these is in them.
 QUANTIZATION_PACKAGES = {"bnb": "bitsandbytes", "hqq": "hqq", "eetq": "eetq"}
+# transformers' optimizers (OptimizerNames) that import a package the image lacks; the rest are PyTorch's.
+OPTIMIZER_PACKAGES = (
+    (re.compile(r"^galore_"), "galore-torch"),
+    (re.compile(r"^apollo_"), "apollo-torch"),
+    (re.compile(r"bnb|8bit|32bit|^paged_|^lion_|^ademamix"), "bitsandbytes"),
+    (re.compile(r"^adamw_torch_4bit$"), "torchao"),
+    (re.compile(r"^(ada)?lomo$"), "lomo-optim"),
+    (re.compile(r"^grokadamw$"), "grokadamw"),
+    (re.compile(r"^schedule_free_"), "schedulefree"),
+    (re.compile(r"^stable_adamw$"), "torch-optimi"),
+    (re.compile(r"^adamw_anyprecision$"), "torchdistx"),
+    (re.compile(r"^adamw_apex_fused$"), "apex"),
+    (re.compile(r"_xla$|_npu_fused$"), "torch_xla or torch_npu"),
+)
+# Integrations transformers' Trainer imports for `report_to`: none is in LLaMA-Factory's requirements.
+REPORT_PACKAGES = (
+    "azure_ml",
+    "comet_ml",
+    "mlflow",
+    "neptune",
+    "trackio",
+    "wandb",
+    "codecarbon",
+    "clearml",
+    "dagshub",
+    "flyte",
+    "dvclive",
+)
 EXTRA_PACKAGES = {
     "enable_liger_kernel": "liger-kernel",
     "use_unsloth": "unsloth",
@@ -154,11 +186,16 @@ EXTRA_PACKAGES = {
 }
 
 
-def extra_packages(ctx: RuleContext) -> Iterator[Diagnostic]:
+def official_image(ctx: RuleContext) -> bool:
+    """LLaMA-Factory's own image (`…/llamafactory:<tag>`); a custom image may well contain more."""
     img = ctx.eff.get("image")
     m = _IMAGE.match(img) if isinstance(img, str) else None
-    if not m or not m.group("tag") or m.group("repo").rsplit("/", 1)[-1] != "llamafactory":
-        return  # a custom image may well contain them; an untagged one is reported by `image`
+    return bool(m and m.group("tag") and m.group("repo").rsplit("/", 1)[-1] == "llamafactory")
+
+
+def extra_packages(ctx: RuleContext) -> Iterator[Diagnostic]:
+    if not official_image(ctx):
+        return  # an untagged image is reported by `image`
     wanted = dict(EXTRA_PACKAGES)
     method = ctx.train.get("quantization_method", "bnb")
     if method in QUANTIZATION_PACKAGES:  # on-the-fly quantization loads the method's package
@@ -172,6 +209,25 @@ def extra_packages(ctx: RuleContext) -> Iterator[Diagnostic]:
                 f"import error after the GPUs are allocated. Use an image that adds it, or drop the key",
                 ("train", key),
                 key=True,
+            )
+    optim = ctx.train.get("optim")
+    package = next((p for pattern, p in OPTIMIZER_PACKAGES if isinstance(optim, str) and pattern.search(optim)), "")
+    if package:
+        yield ctx.at(
+            "extra-package",
+            f"`train.optim: {optim}` needs `{package}`, which LLaMA-Factory's images do not contain; "
+            "PyTorch's own are adamw_torch, adamw_torch_fused, adafactor, sgd, adagrad, rmsprop",
+            ("train", "optim"),
+        )
+    report = ctx.train.get("report_to")
+    names = report if isinstance(report, list) else [report]
+    for name in names:
+        if name in REPORT_PACKAGES:
+            yield ctx.at(
+                "extra-package",
+                f"`report_to: {name}` needs its package, which LLaMA-Factory's requirements do not include: "
+                "unless the image adds it, the trainer stops at setup",
+                ("train", "report_to"),
                 warning=True,
             )
 
@@ -202,11 +258,11 @@ def export_rules(ctx: RuleContext) -> Iterator[Diagnostic]:
     if not isinstance(export, dict):
         return
     ftype = ctx.train.get("finetuning_type", "lora")
-    if ftype != "lora":
+    if ftype not in ("lora", "oft"):  # an OFT adapter is merged like a LoRA one (PEFT reads its type)
         yield ctx.at(
             "export-needs-lora",
-            f"`export` merges a LoRA adapter, but `train.finetuning_type` is `{ftype}` "
-            '(LLaMA-Factory: "Adapter is only valid for the LoRA method.")',
+            f"`export` merges an adapter, but `train.finetuning_type` is `{ftype}`, which saves a whole model "
+            '(LLaMA-Factory: "Adapter is only valid for the LoRA method."); use lora or oft, or drop `export`',
             ("export",),
             key=True,
         )
@@ -218,11 +274,19 @@ def export_rules(ctx: RuleContext) -> Iterator[Diagnostic]:
             ("train", "quantization_bit"),
             key=True,
         )
-    if "export_quantization_bit" in export and "export_quantization_dataset" not in export:
+    if "export_quantization_bit" in export:
+        need = (
+            ""
+            if "export_quantization_dataset" in export
+            else (
+                '; it would also need `export.export_quantization_dataset` (LLaMA-Factory: "Quantization dataset is '
+                'necessary for exporting.")'
+            )
+        )
         yield ctx.at(
             "export-quantized",
-            "`export.export_quantization_bit` needs `export.export_quantization_dataset` "
-            '(LLaMA-Factory: "Quantization dataset is necessary for exporting.")',
+            "`export.export_quantization_bit` cannot be used: the export merges this job's adapter, and "
+            f'LLaMA-Factory quantizes merged models only ("Please merge adapters before quantizing the model."){need}',
             ("export", "export_quantization_bit"),
             key=True,
         )
@@ -281,17 +345,6 @@ def precision(ctx: RuleContext) -> Iterator[Diagnostic]:
         )
 
 
-def step_intervals(ctx: RuleContext) -> Iterator[Diagnostic]:
-    for key in ("logging_steps", "save_steps", "eval_steps"):
-        value = ctx.train.get(key)
-        if isinstance(value, float) and value > 1 and not value.is_integer():
-            yield ctx.at(
-                "steps",
-                f"`train.{key}` must be a whole number when greater than 1 (a fraction ≤ 1 means a ratio)",
-                ("train", key),
-            )
-
-
 def stage_rules(ctx: RuleContext) -> Iterator[Diagnostic]:
     t = ctx.train
     stage = t.get("stage", "sft")
@@ -346,25 +399,6 @@ def data_rules(ctx: RuleContext) -> Iterator[Diagnostic]:
             yield ctx.at(
                 "data", "`train.streaming` cannot be combined with `max_samples`", ("train", "max_samples"), key=True
             )
-    evaluating = [k for k in ("do_eval", "do_predict") if t.get(k)]
-    if evaluating and not t.get("val_size"):
-        yield ctx.at(
-            "data",
-            f"`train.{evaluating[0]}` needs `train.val_size` to hold out evaluation data",
-            ("train", evaluating[0]),
-            key=True,
-        )
-    if t.get("predict_with_generate"):
-        yield ctx.at(
-            "data",
-            "`train.predict_with_generate` needs an `eval_dataset`, which scowspec does not support yet",
-            ("train", "predict_with_generate"),
-            key=True,
-        )
-    elif t.get("do_predict") and t.get("stage", "sft") == "sft":
-        yield ctx.at(
-            "data", "`train.do_predict` with sft needs `predict_with_generate`", ("train", "do_predict"), key=True
-        )
 
 
 def optimizers(ctx: RuleContext) -> Iterator[Diagnostic]:
@@ -477,6 +511,16 @@ def env(ctx: RuleContext) -> Iterator[Diagnostic]:
     for key in values:
         if key in RESERVED_ENV:
             yield ctx.at("env", f"`env.{key}` cannot be set: {RESERVED_ENV[key]}", ("env", key), key=True)
+        elif SECRET_ENV.match(key):
+            yield ctx.at(
+                "secret",
+                f"`env.{key}` looks like a secret: a job's variables and command are stored in the portal's job "
+                "records, which its admins can read, and the spec is committed. Keep it out of the spec: put it "
+                "in a file under your home that only you can read (e.g. `huggingface-cli login` writes "
+                "~/.cache/huggingface/token) or use portal models and data sets, which need no token",
+                ("env", key),
+                key=True,
+            )
         elif key.startswith("SCOW_AI_"):
             yield ctx.at(
                 "env", f"`env.{key}` cannot be set: SCOW_AI_* variables are set by the portal", ("env", key), key=True
@@ -484,7 +528,7 @@ def env(ctx: RuleContext) -> Iterator[Diagnostic]:
 
 
 def template(ctx: RuleContext) -> Iterator[Diagnostic]:
-    if "train" in ctx.eff and "template" not in ctx.train:
+    if "train" in ctx.eff and "template" not in ctx.train and not ctx.has(("train", "template")):
         yield ctx.at(
             "template",
             "no `train.template`: LLaMA-Factory falls back to the tokenizer's chat template (or `empty`); "
@@ -523,9 +567,18 @@ RULES: tuple[Rule, ...] = (
     lora_only,
     quantization,
     precision,
-    step_intervals,
     stage_rules,
     data_rules,
+    lfchecks.evaluation,
+    lfchecks.data_mixing,
+    lfchecks.dataset_for_stage,
+    lfchecks.launch,
+    lfchecks.zero3_rules,
+    lfchecks.model_args,
+    lfchecks.lora_target,
+    lfchecks.ppo_and_preference,
+    lfchecks.trainer_steps,
+    lfchecks.trainer_options,
     optimizers,
     reporting,
     logging_steps,

@@ -62,15 +62,15 @@ MAX_DIAGNOSTICS = 100
 
 
 def check(doc: Document, *, definition: str = "") -> list[Diagnostic]:
-    """The schema problems of `doc` (against the root schema or one `$defs` entry), at most MAX_DIAGNOSTICS."""
-    out: list[Diagnostic] = []
-    for err in _validator(definition).iter_errors(doc.data):
-        out.extend(_convert(doc, err))
+    """The schema problems of `doc` (against the root schema or one `$defs` entry), each once, at most
+    MAX_DIAGNOSTICS."""
+    out: dict[Diagnostic, None] = {}  # ordered and each problem once: a field missing from several
+    for err in _validator(definition).iter_errors(doc.data):  # branches (allOf, if/then) is said once
+        out.update(dict.fromkeys(_convert(doc, err)))
         if len(out) >= MAX_DIAGNOSTICS:
-            out = out[:MAX_DIAGNOSTICS]
-            out.append(doc.diagnostic("too-many", f"more than {MAX_DIAGNOSTICS} problems; fix these first"))
-            break
-    return out
+            kept = list(out)[:MAX_DIAGNOSTICS]
+            return [*kept, doc.diagnostic("too-many", f"more than {MAX_DIAGNOSTICS} problems; fix these first")]
+    return list(out)
 
 
 def suggest(word: str, options: Iterator[str] | list[str] | frozenset[str] | set[str]) -> str:
