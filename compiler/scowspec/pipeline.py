@@ -13,7 +13,7 @@ from scowspec.load.yamlfile import parse
 from scowspec.model.build import build
 from scowspec.model.effective import merge
 from scowspec.model.spec import FineTuneSpec
-from scowspec.validate import rules, schema, verify_rules
+from scowspec.validate import rules, schema, serving_rules, verify_rules
 from scowspec.validate.context import RuleContext
 from scowspec.validate.lfkeys import key_table
 
@@ -51,7 +51,7 @@ def check_text(text: str, file: str, project: Project | None) -> tuple[FineTuneS
     project_doc = project.doc if project else None
     eff = merge(project.defaults if project else {}, doc.data)
     ctx = RuleContext(doc, project_doc, eff, key_table())
-    diags += rules.check(ctx) + verify_rules.check(ctx)
+    diags += rules.check(ctx) + verify_rules.check(ctx) + serving_rules.check(ctx)
     if any(d.severity is Severity.ERROR for d in diags):
         return None, diags
     return build(file, eff, doc), diags
