@@ -9,17 +9,22 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scowspec.apply.executor import ApplyResult, Result, apply_plan
+from scowspec.apply.executor import ApplyResult, Result, SubmitGate, apply_plan
 from scowspec.apply.journal import Journal
+from scowspec.apply.services import ServiceResult, apply_services
 from scowspec.compile.service import Compiled, compile_loaded, connect
+from scowspec.compile.serving import ServeFacts
+from scowspec.diagnostics import Report
 from scowspec.errors import RefusedError, UsageError
 from scowspec.load.files import find_project_file
 from scowspec.pipeline import Loaded, load_specs
+from scowspec.plan import services_io
 from scowspec.plan.guards import DEFAULT_MASS_CANCEL_THRESHOLD, GuardOptions, refusals
 from scowspec.plan.identity import spec_of
 from scowspec.plan.model import Plan
 from scowspec.plan.reconcile import PlanOptions
 from scowspec.plan.service import build_plan, clusters_of, observe
+from scowspec.plan.services_io import ServiceStatus
 from scowspec.portal.client import PortalClient
 from scowspec.portal.settings import from_env
 from scowspec.portal.types import Phase, RemoteJob
@@ -74,8 +79,12 @@ def plan(paths: list[Path], request: PlanRequest) -> Planned:
     compiled = compile_loaded(loaded, client, client)
     if not compiled.report.ok:
         return Planned(compiled, None)
+    serve_facts, problems = services_io.check(compiled.jobs, client)
+    if problems:  # the portal lacks a route, an app or an attribute a spec names: located, before any submit
+        return Planned(replace(compiled, report=Report.of([*compiled.report.diagnostics, *problems])), None)
     options, guard = request.options(loaded)
     the_plan = build_plan(compiled, client, options)
+    the_plan = _with_services(the_plan, compiled, serve_facts, client, options)
     pending = Journal(state_dir(paths) / "journal.json").pending()
     if pending:
         # A submit whose answer never came: apply looks the job up by name before sending anything.
@@ -86,6 +95,21 @@ def plan(paths: list[Path], request: PlanRequest) -> Planned:
         ]
         the_plan = replace(the_plan, notes=the_plan.notes + tuple(notes))
     return Planned(compiled, the_plan, tuple(refusals(the_plan, len(compiled.jobs), guard)), client)
+
+
+def _with_services(
+    the_plan: Plan,
+    compiled: Compiled,
+    facts: dict[str, ServeFacts],
+    client: PortalClient,
+    options: PlanOptions,
+) -> Plan:
+    """The plan with its register/serve part (services of removed specs are looked for even when no spec serves)."""
+    wants = any(j.spec.register is not None or j.spec.serve is not None for j in compiled.jobs)
+    train = observe(client, the_plan.clusters).jobs if wants else ()
+    names = frozenset(j.spec.name for j in compiled.jobs)
+    services, notes = services_io.build_services(compiled.jobs, facts, client, the_plan.clusters, train, options, names)
+    return replace(the_plan, services=services, notes=the_plan.notes + services.notes + tuple(notes))
 
 
 def in_automation() -> bool:
@@ -107,7 +131,11 @@ def check_fresh(the_plan: Plan, client: PortalClient) -> None:
             f"the plan was made against {the_plan.portal_url}, not {client.settings.url}; nothing was changed"
         )
     now = observe(client, the_plan.clusters).fingerprint
-    if now != the_plan.fingerprint:
+    services = the_plan.services
+    moved = services is not None and services_io.current_fingerprint(services, client, the_plan.clusters) != (
+        services.fingerprint
+    )
+    if now != the_plan.fingerprint or moved:
         raise RefusedError(
             "the saved plan is stale: jobs on the portal changed since it was made; nothing was changed",
             hint="run `scowspec plan --out FILE` again and review it",
@@ -121,10 +149,17 @@ def execute(
     *,
     parallelism: int,
     progress: Callable[[Result], None] | None = None,
+    service_progress: Callable[[ServiceResult], None] | None = None,
 ) -> ApplyResult:
-    """Run a plan (call under `apply_lock(folder)`): refuse it if the portal moved away from it, else apply it."""
+    """Run a plan (call under `apply_lock(folder)`): refuse it if the portal moved away from it, else apply it.
+    Jobs first, then registrations and services, all submits through one SubmitGate."""
     check_fresh(the_plan, client)
-    return apply_plan(the_plan, client, Journal(folder / "journal.json"), parallelism=parallelism, progress=progress)
+    journal, gate = Journal(folder / "journal.json"), SubmitGate()
+    result = apply_plan(the_plan, client, journal, parallelism=parallelism, progress=progress, gate=gate)
+    if the_plan.services is None or result.interrupted:
+        return result
+    done, interrupted = apply_services(the_plan.services, client, journal, gate, progress=service_progress)
+    return replace(result, services=done, interrupted=interrupted)
 
 
 @dataclass(frozen=True)
@@ -134,6 +169,8 @@ class SpecStatus:
     job_name: str  # the current digest's job name
     jobs: tuple[RemoteJob, ...]  # newest first
     tensorboard: dict[int, str]
+    service: ServiceStatus | None = None  # the running service of `serve:`
+    serving: bool = False  # the spec has `serve:`
 
     @property
     def current(self) -> RemoteJob | None:
@@ -155,6 +192,7 @@ def status(paths: list[Path]) -> tuple[Compiled, list[SpecStatus], datetime]:
         return compiled, [], datetime.now(UTC)
     clusters = clusters_of(compiled.loaded)
     observed = observe(client, clusters)
+    services = services_io.observe_services(client, clusters) if any(j.spec.serve for j in compiled.jobs) else ()
     out = []
     for job in compiled.jobs:
         mine = sorted(
@@ -168,7 +206,13 @@ def status(paths: list[Path]) -> tuple[Compiled, list[SpecStatus], datetime]:
                 url = client.tensorboard_url(j)
                 if url:
                     boards[j.job_id] = url
-        out.append(SpecStatus(job.spec.name, job.spec.file, job.job_name, tuple(mine), boards))
+        served = [s for s in services if spec_of(s.name) == job.spec.name]
+        service = services_io.service_status(client, served) if job.spec.serve is not None else None
+        out.append(
+            SpecStatus(
+                job.spec.name, job.spec.file, job.job_name, tuple(mine), boards, service, job.spec.serve is not None
+            )
+        )
     return compiled, out, datetime.now(UTC)
 
 

@@ -28,6 +28,7 @@ from scowspec.render import Output
 from scowspec.render import apply as apply_view
 from scowspec.render import diagnostics as diag_view
 from scowspec.render import plan as plan_view
+from scowspec.render import services as services_view
 from scowspec.render import status as status_view
 
 TargetOpt = Annotated[
@@ -115,7 +116,7 @@ def _confirm(yes: bool, dangerous: bool) -> None:
 
 
 def _finish(result: ApplyResult, output: Output) -> int:
-    failed = bool(result.of(Outcome.FAILED))
+    failed = bool(result.of(Outcome.FAILED)) or any(r.outcome is Outcome.FAILED for r in result.services)
     code = ExitCode.INTERRUPTED if result.interrupted else ExitCode.PARTIAL if failed else ExitCode.OK
     if output is Output.JSON:
         typer.echo(apply_view.json_text(result, code), nl=False)
@@ -141,6 +142,7 @@ def apply(
     """Make the portal match the specs: plan, show, confirm, then submit, replace and cancel jobs."""
     output = as_output(output_choice)
     progress = None if output is Output.JSON else (lambda r: typer.echo(apply_view.line(r)))
+    service_progress = None if output is Output.JSON else (lambda r: typer.echo(services_view.result_line(r)))
     if plan_file is not None:
         if paths or target or replace or prune:
             raise UsageError("--plan applies a saved plan exactly: it takes no paths, --target, --replace or --prune")
@@ -148,7 +150,12 @@ def apply(
         folder = workflow.state_dir([])
         with apply_lock(folder, lock_timeout):
             result = workflow.execute(
-                saved, workflow.client_for_plan(saved), folder, parallelism=parallelism, progress=progress
+                saved,
+                workflow.client_for_plan(saved),
+                folder,
+                parallelism=parallelism,
+                progress=progress,
+                service_progress=service_progress,
             )
         return _finish(result, output)
     spec_paths = paths_or_default(paths)
@@ -168,7 +175,9 @@ def apply(
                 typer.echo(apply_view.json_text(ApplyResult(()), ExitCode.OK), nl=False)
             return ExitCode.OK
         _confirm(yes, p.cancels_running)
-        result = workflow.execute(p, planned.client, folder, parallelism=parallelism, progress=progress)
+        result = workflow.execute(
+            p, planned.client, folder, parallelism=parallelism, progress=progress, service_progress=service_progress
+        )
     return _finish(result, output)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scowspec.plan.model import Action, Plan
+from scowspec.plan.services import pruned_services
 
 DEFAULT_MASS_CANCEL_THRESHOLD = 3
 PRUNE_REASON = "its spec was removed from the repository"
@@ -21,6 +22,7 @@ def refusals(plan: Plan, spec_count: int, options: GuardOptions) -> list[str]:
     if options.allow_mass_cancel:
         return []
     pruned = [j for c in plan.changes if c.action is Action.CANCEL and c.reason == PRUNE_REASON for j in c.cancel]
+    pruned += pruned_services(plan.services)  # services stopped by prune count like jobs
     out = []
     if pruned and spec_count == 0:
         out.append(

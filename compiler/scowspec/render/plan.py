@@ -8,6 +8,7 @@ from typing import Any
 from scowspec.plan import planfile
 from scowspec.plan.model import SYMBOLS, Action, Change, Plan
 from scowspec.render import FORMAT_VERSION
+from scowspec.render import services as services_view
 
 MARKDOWN_BUDGET = 60_000
 _WORDS = {
@@ -64,6 +65,8 @@ def text(plan: Plan) -> str:
         where = f"  ({c.file})" if c.file else ""
         out.append(f"{head}{where}: {c.reason}")
         out += [f"      {line}" for line in _detail_lines(c)]
+    if plan.services is not None:
+        out += services_view.plan_lines(plan.services)
     for note in plan.notes:
         out.append(f"  note: {note}")
     out.append("")
@@ -72,6 +75,8 @@ def text(plan: Plan) -> str:
     else:
         out.append("No changes. The portal matches the specs.")
     out.append(plan.summary_line())
+    if plan.services is not None and plan.services.changes:
+        out.append(plan.services.summary())
     return "\n".join(out) + "\n"
 
 
@@ -86,6 +91,7 @@ def json_text(plan: Plan, exit_code: int) -> str:
             "failed": plan.count(Action.FAILED),
             "gpu_hours": plan.gpu_hours,
             "has_changes": plan.has_changes,
+            "services": services_view.summary(plan.services) if plan.services is not None else None,
         },
         "plan": planfile.to_dict(plan),
         "exit_code": exit_code,
@@ -105,6 +111,8 @@ def markdown(plan: Plan) -> str:
     ]
     for c in plan.changes:
         head.append(f"| `{SYMBOLS[c.action]}` | {_WORDS[c.action]} | `{c.job_name}` | `{c.file}` | {c.reason} |")
+    if plan.services is not None:
+        head += services_view.markdown_rows(plan.services)
     for note in plan.notes:
         head.append(f"\n> note: {note}")
     body: list[str] = []

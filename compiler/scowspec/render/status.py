@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 
 from scowspec.render import FORMAT_VERSION
+from scowspec.render import services as services_view
 from scowspec.workflow import SpecStatus
 
 
@@ -31,6 +32,8 @@ def text(statuses: list[SpecStatus], now: datetime) -> str:
             mark = "*" if j.name == s.job_name else " "
             board = f"  TensorBoard: {s.tensorboard[j.job_id]}" if j.job_id in s.tensorboard else ""
             out.append(f"  {mark} job {j.job_id:<6} {j.state:<10} {_age(j.submit_time, now):>5} ago  {j.name}{board}")
+        if s.serving:
+            out.append(services_view.status_line(s.service))
     flagged = [s for s in statuses if s.needs_attention]
     out.append(f"{len(statuses)} spec(s); {len(flagged)} need attention (current job failed or cancelled).")
     return "\n".join(out) + "\n"
@@ -43,6 +46,7 @@ def _doc(statuses: list[SpecStatus], now: datetime) -> list[dict[str, object]]:
             "file": s.file,
             "job_name": s.job_name,
             "needs_attention": s.needs_attention,
+            "service": services_view.status_doc(s.service),
             "jobs": [
                 {
                     "job_id": j.job_id,
@@ -83,4 +87,6 @@ def markdown(statuses: list[SpecStatus], now: datetime) -> str:
         rows.append(
             f"| `{s.spec_name}` | {cur.job_id} `{cur.name}` | {cur.state} | {_age(cur.submit_time, now)} | {board} |"
         )
+        if s.serving:
+            rows.append(f"| | {services_view.status_line(s.service).strip()} | | | |")
     return "\n".join(rows) + "\n"
