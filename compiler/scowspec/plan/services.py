@@ -192,9 +192,14 @@ def _serve(
     out: list[ServiceChange] = []
     known = tuple(sorted(s.job_id for s in mine))
     if live:
+        newer = next((j for j in jobs if j.name == w.job_name and j.name != target.name), None)
+        later = f"; job {newer.job_id} ({newer.state}) replaces it once ready" if newer is not None else ""
         out.append(
             change(
-                ServiceAction.UNCHANGED, target.name, f"service {live[0].job_id} is {live[0].state}", current=live[0]
+                ServiceAction.UNCHANGED,
+                target.name,
+                f"service {live[0].job_id} is {live[0].state}{later}",
+                current=live[0],
             )
         )
         if stale:

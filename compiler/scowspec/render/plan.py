@@ -58,7 +58,7 @@ def _detail_lines(c: Change) -> list[str]:
 
 def text(plan: Plan) -> str:
     out: list[str] = []
-    if not plan.changes:
+    if not plan.changes and not (plan.services and plan.services.changes):
         out.append("No specs and no scowspec jobs.")
     for c in plan.changes:
         head = f"{SYMBOLS[c.action]:>3} {_WORDS[c.action]:<9} {c.job_name}"

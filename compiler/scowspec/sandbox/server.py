@@ -263,7 +263,7 @@ class Portal:
                 if old is not None and old["state"] == "PENDING":
                     self.store.replace_body(older, {**old["body"], "command": body["command"]})
             job_dir = f"{user['home']}/scow/ai/appData/{session}"
-            self.store.put(uid, job_dir + "/entry.sh", "FILE", str(body["command"]).encode("utf-8"))
+            self.store.put(uid, job_dir + "/entry.sh", "FILE", str(body.get("command", "")).encode("utf-8"))
             job_id = self.store.add(uid, cluster, str(body[name_key]), body, session)
             self.store.put(uid, f"{job_dir}/{job_id}-input.json", "FILE", json.dumps(body).encode("utf-8"))
         return job_id
