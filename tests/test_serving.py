@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from scowspec.pipeline import load_specs
 from scowspec.sandbox.server import SandboxServer
 
-from .conftest import TESTDATA, Run
+from .conftest import ROOT, TESTDATA, Run
 from .portal_helpers import admin, make_project, write_small
 
 CLI = Callable[..., Run]
@@ -235,3 +236,19 @@ def test_app_session_serves_the_model_with_its_path(cli: CLI, project: Path, san
     doc = json.loads(cli("status", "-o", "json").out)["specs"][0]["service"]
     assert doc["type"] == "app" and doc["answers"] is True and "/relative/node-1/" in doc["address"]
     assert "token=sandbox" in doc["address"]
+
+
+def test_the_docs_whole_flow_spec_is_valid() -> None:
+    loaded = load_specs([ROOT / "docs" / "examples"])
+    assert loaded.report.ok and [s.name for s in loaded.specs] == ["qwen25-pku-identity"]
+    spec = loaded.specs[0]
+    assert spec.register is not None and spec.serve is not None and spec.verify is not None
+
+
+def test_register_and_serve_are_not_part_of_the_digest(tmp_path: Path) -> None:
+    tutorial = ROOT / "specs" / "qwen25-pku-identity.yaml"
+    shutil.copy(ROOT / "scowspec.yaml", tmp_path / "scowspec.yaml")
+    served = tmp_path / "served.yaml"
+    served.write_text(tutorial.read_text("utf-8") + "register: true\nserve: {via: infer}\n", "utf-8")
+    before, after = load_specs([tutorial]).specs[0], load_specs([served]).specs[0]
+    assert after.serve is not None and after.job_name == before.job_name
