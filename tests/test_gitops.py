@@ -101,7 +101,8 @@ def test_submit_whose_lookup_also_fails_is_not_repeated(cli: CLI, project: Path,
 
     def flaky(user: dict[str, object], body: object) -> object:
         calls["n"] += 1
-        if calls["n"] > 6:  # plan, freshness check and pre-submit lookup pass (2 pages each); then it fails
+        # plan and the freshness check list jobs and services, the pre-submit lookup jobs (2 pages each); then it fails
+        if calls["n"] > 10:
             from scowspec.sandbox.checks import Rejected
 
             raise Rejected(500, "INTERNAL_SERVER_ERROR", "down")

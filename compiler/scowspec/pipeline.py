@@ -14,7 +14,7 @@ from scowspec.load.yamlfile import parse
 from scowspec.model.build import build
 from scowspec.model.effective import merge
 from scowspec.model.spec import FineTuneSpec
-from scowspec.validate import rules, schema, verbatim, verify_rules
+from scowspec.validate import rules, schema, serving_rules, verbatim, verify_rules
 from scowspec.validate.context import RuleContext
 from scowspec.validate.lfkeys import key_table
 
@@ -70,7 +70,7 @@ def check_text(text: str, file: str, project: Project | None) -> tuple[FineTuneS
         if not any(d.path[: len(p)] == p for p in rejected)  # said once, by the schema
     ]
     if not problems:  # these read values the schema has vouched for
-        diags += verify_rules.check(ctx) + verbatim.check(doc, eff)
+        diags += verify_rules.check(ctx) + serving_rules.check(ctx) + verbatim.check(doc, eff)
     if any(d.severity is Severity.ERROR for d in diags):
         return None, diags
     return build(file, eff, doc, project.project_id if project else ""), diags

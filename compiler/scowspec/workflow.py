@@ -10,24 +10,29 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scowspec.apply.executor import ApplyResult, Result, apply_plan
+from scowspec.apply.executor import ApplyResult, Result, SubmitGate, apply_plan
 from scowspec.apply.journal import Journal, in_doubt
 from scowspec.apply.portal_lock import portal_lock
+from scowspec.apply.services import ServiceResult, apply_services
 from scowspec.compile.service import Compiled, compile_loaded, connect
+from scowspec.compile.serving import ServeFacts
+from scowspec.diagnostics import Report
 from scowspec.errors import ConfigError, RefusedError, UsageError
 from scowspec.load import files
 from scowspec.load.files import find_project_file
 from scowspec.pipeline import Loaded, load_specs
+from scowspec.plan import services_io
 from scowspec.plan.guards import DEFAULT_MASS_CANCEL_THRESHOLD, DEFAULT_MAX_GPU_HOURS, GuardOptions, refusals
 from scowspec.plan.identity import spec_of
 from scowspec.plan.model import Change, Plan
 from scowspec.plan.planfile import Saved, SavedRequest
 from scowspec.plan.reconcile import PlanOptions
 from scowspec.plan.service import build_plan, clusters_of, observe
+from scowspec.plan.services_io import ServiceStatus
 from scowspec.portal.client import PortalClient
 from scowspec.portal.project_home import cancelled_by_scowspec, record_cancels
 from scowspec.portal.types import Phase, RemoteJob
@@ -52,6 +57,7 @@ class Prepared:
     client: PortalClient | None = None  # None when the specs are invalid
     project: str = ""
     lock_cluster: str = ""
+    serve_facts: dict[str, ServeFacts] = field(default_factory=dict)  # what the portal offers `serve:`
 
 
 def state_dir(paths: list[Path]) -> Path:
@@ -158,7 +164,10 @@ def prepare(paths: list[Path]) -> Prepared:
     compiled = compile_loaded(loaded, client, client)
     if not compiled.report.ok:
         return Prepared(compiled, tuple(paths))
-    return Prepared(compiled, tuple(paths), client, project, lock_cluster(loaded))
+    serve_facts, problems = services_io.check(compiled.jobs, client)
+    if problems:  # the portal lacks a route, an app or an attribute a spec names: located, before any submit
+        return Prepared(replace(compiled, report=Report.of([*compiled.report.diagnostics, *problems])), tuple(paths))
+    return Prepared(compiled, tuple(paths), client, project, lock_cluster(loaded), serve_facts)
 
 
 @contextmanager
@@ -177,6 +186,7 @@ def plan_prepared(prepared: Prepared, request: PlanRequest) -> Planned:
     cancelled = cancelled_by_scowspec(client, prepared.lock_cluster, prepared.project)
     options, guard = request.options(prepared, cancelled)
     the_plan = build_plan(prepared.compiled, client, options)
+    the_plan = _with_services(the_plan, prepared.compiled, prepared.serve_facts, client, options)
     the_plan = replace(the_plan, lock_cluster=prepared.lock_cluster)
     notes: list[str] = []
     if (request.prune or request.destroy) and not options.prune_scope:
@@ -263,9 +273,12 @@ def replan(saved: Saved, prepared: Prepared, request: PlanRequest) -> Planned:
             f"the saved plan names the portal {saved.plan.portal_url!r}, but this project's portal is {url}; "
             "nothing was changed (a plan is applied only to the portal of scowspec.yaml or SCOWSPEC_PORTAL_URL)"
         )
-    if planned.plan.fingerprint != saved.plan.fingerprint:
+    services_then = saved.plan.services.fingerprint if saved.plan.services else ""
+    services_now = planned.plan.services.fingerprint if planned.plan.services else ""
+    if planned.plan.fingerprint != saved.plan.fingerprint or services_then != services_now:
         raise RefusedError(
-            "the saved plan is stale: jobs on the portal changed since it was made; nothing was changed",
+            "the saved plan is stale: jobs, services or registered versions on the portal changed since it was "
+            "made; nothing was changed",
             hint="run `scowspec plan --out FILE` again and review it",
         )
     differs = first_difference(saved.plan, planned.plan)
@@ -291,10 +304,33 @@ def _decisive(change: Change) -> tuple[object, ...]:
     )
 
 
+def _decisive_services(plan: Plan) -> list[tuple[object, ...]]:
+    """What a plan's register/serve changes do to the portal."""
+    if plan.services is None:
+        return []
+    return [
+        (
+            c.action.value,
+            c.name,
+            c.cluster,
+            c.route,
+            None if c.payload is None else json.dumps(dict(c.payload), sort_keys=True, default=repr),
+            None if c.registration is None else (c.registration.model, c.registration.version, c.registration.path),
+            tuple((j.cluster, j.job_id, j.name) for j in c.stop),
+        )
+        for c in plan.services.changes
+        if c.action.changes_anything
+    ]
+
+
 def first_difference(saved: Plan, fresh: Plan) -> str:
     """'' when both plans do the same to the portal, else the first change that differs, in words."""
-    mine = sorted((_decisive(c) for c in saved.changes if c.action.changes_anything), key=repr)
-    theirs = sorted((_decisive(c) for c in fresh.changes if c.action.changes_anything), key=repr)
+    mine = sorted(
+        [_decisive(c) for c in saved.changes if c.action.changes_anything] + _decisive_services(saved), key=repr
+    )
+    theirs = sorted(
+        [_decisive(c) for c in fresh.changes if c.action.changes_anything] + _decisive_services(fresh), key=repr
+    )
     if mine == theirs:
         return ""
     extra = [c for c in mine if c not in theirs] or mine[len(theirs) :]
@@ -302,6 +338,21 @@ def first_difference(saved: Plan, fresh: Plan) -> str:
         return f"the file's {extra[0][0]} of `{extra[0][1]}` is not in the plan the specs make"
     missing = [c for c in theirs if c not in mine] or theirs[len(mine) :]
     return f"the specs now also {missing[0][0]} `{missing[0][1]}`"
+
+
+def _with_services(
+    the_plan: Plan,
+    compiled: Compiled,
+    facts: dict[str, ServeFacts],
+    client: PortalClient,
+    options: PlanOptions,
+) -> Plan:
+    """The plan with its register/serve part (services of removed specs are looked for even when no spec serves)."""
+    wants = any(j.spec.register is not None or j.spec.serve is not None for j in compiled.jobs)
+    train = observe(client, the_plan.clusters).jobs if wants else ()
+    names = frozenset(j.spec.name for j in compiled.jobs)
+    services, notes = services_io.build_services(compiled.jobs, facts, client, the_plan.clusters, train, options, names)
+    return replace(the_plan, services=services, notes=the_plan.notes + services.notes + tuple(notes))
 
 
 def in_automation() -> bool:
@@ -323,7 +374,11 @@ def check_fresh(the_plan: Plan, client: PortalClient) -> set[str]:
             f"the plan was made against {the_plan.portal_url}, not {client.settings.url}; nothing was changed"
         )
     observed = observe(client, the_plan.clusters)
-    if observed.fingerprint != the_plan.fingerprint:
+    services = the_plan.services
+    moved = services is not None and services_io.current_fingerprint(services, client, the_plan.clusters) != (
+        services.fingerprint
+    )
+    if observed.fingerprint != the_plan.fingerprint or moved:
         raise RefusedError(
             "the job list on the portal changed while this plan was made or reviewed; nothing was changed",
             hint="run the command again (with a saved plan: `scowspec plan --out FILE` again, and review it)",
@@ -338,15 +393,20 @@ def execute(
     *,
     parallelism: int,
     progress: Callable[[Result], None] | None = None,
+    service_progress: Callable[[ServiceResult], None] | None = None,
 ) -> ApplyResult:
     """Run a plan (call under `apply_lock(folder)` and `project_lock`): refuse it if the portal moved away from
-    it, else apply it."""
+    it, else apply it. Jobs first, then registrations and services, all submits through one SubmitGate."""
     listed = check_fresh(the_plan, client)
-    journal = Journal(folder / "journal.json")
+    journal, gate = Journal(folder / "journal.json"), SubmitGate()
     journal.settle(listed)
     # Written ahead, on the portal: a version whose job scowspec cancels comes back later as a plain submit.
     record_cancels(client, the_plan.lock_cluster, the_plan.project, [j for c in the_plan.changes for j in c.cancel])
-    return apply_plan(the_plan, client, journal, parallelism=parallelism, progress=progress)
+    result = apply_plan(the_plan, client, journal, parallelism=parallelism, progress=progress, gate=gate)
+    if the_plan.services is None or result.interrupted:
+        return result
+    done, interrupted = apply_services(the_plan.services, client, journal, gate, progress=service_progress)
+    return replace(result, services=done, interrupted=interrupted)
 
 
 @dataclass(frozen=True)
@@ -356,6 +416,8 @@ class SpecStatus:
     job_name: str  # the current digest's job name
     jobs: tuple[RemoteJob, ...]  # newest first
     tensorboard: dict[int, str]
+    service: ServiceStatus | None = None  # the running service of `serve:`
+    serving: bool = False  # the spec has `serve:`
 
     @property
     def current(self) -> RemoteJob | None:
@@ -378,6 +440,7 @@ def status(paths: list[Path]) -> tuple[Compiled, list[SpecStatus], datetime]:
         return compiled, [], datetime.now(UTC)
     clusters = clusters_of(compiled.loaded)
     observed = observe(client, clusters)
+    services = services_io.observe_services(client, clusters) if any(j.spec.serve for j in compiled.jobs) else ()
     out = []
     for job in compiled.jobs:
         mine = sorted(
@@ -391,7 +454,13 @@ def status(paths: list[Path]) -> tuple[Compiled, list[SpecStatus], datetime]:
                 url = client.tensorboard_url(j)
                 if url:
                     boards[j.job_id] = url
-        out.append(SpecStatus(job.spec.name, job.spec.file, job.job_name, tuple(mine), boards))
+        served = [s for s in services if spec_of(s.name) == job.spec.name]
+        service = services_io.service_status(client, served) if job.spec.serve is not None else None
+        out.append(
+            SpecStatus(
+                job.spec.name, job.spec.file, job.job_name, tuple(mine), boards, service, job.spec.serve is not None
+            )
+        )
     return compiled, out, datetime.now(UTC)
 
 

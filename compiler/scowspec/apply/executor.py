@@ -18,12 +18,15 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from scowspec.apply.journal import GRACE_S, Journal, in_doubt
 from scowspec.errors import NotFoundError, PortalError, ScowspecError, TransportError
 from scowspec.plan.model import Action, Change, Plan
 from scowspec.portal.types import Phase, RemoteJob
+
+if TYPE_CHECKING:
+    from scowspec.apply.services import ServiceResult
 
 # The portal's folder names have one-second resolution. A submit is stamped no later than its answer arrives, and
 # the next one no earlier than it is sent, so sending at least this long after the previous answer (by the
@@ -62,6 +65,7 @@ class Result:
 class ApplyResult:
     results: tuple[Result, ...]
     interrupted: bool = False
+    services: tuple[ServiceResult, ...] = ()  # register: and serve: (apply/services.py)
 
     def of(self, outcome: Outcome) -> tuple[Result, ...]:
         return tuple(r for r in self.results if r.outcome is outcome)
@@ -80,6 +84,10 @@ class SubmitGate:
         self._clusters: dict[str, tuple[threading.Lock, list[float]]] = {}
 
     def submit(self, portal: Portal, cluster: str, payload: dict[str, object]) -> int:
+        return self.call(cluster, lambda: portal.submit(payload))
+
+    def call(self, cluster: str, send: Callable[[], int]) -> int:
+        """Any submit that makes a one-second job folder on `cluster` (train, infer, app), spaced like the others."""
         with self._lock:
             lock, last = self._clusters.setdefault(cluster, (threading.Lock(), [float("-inf")]))
         with lock:
@@ -87,7 +95,7 @@ class SubmitGate:
             if wait > 0:
                 time.sleep(wait)
             try:
-                return portal.submit(payload)
+                return send()
             finally:
                 last[0] = time.monotonic()
 
@@ -256,11 +264,12 @@ def apply_plan(
     *,
     parallelism: int = 4,
     progress: Callable[[Result], None] | None = None,
+    gate: SubmitGate | None = None,
 ) -> ApplyResult:
     """Run every change of `plan` (at most `parallelism` at once); report each outcome."""
     todo = [c for c in plan.changes if c.action.changes_anything]
     stop = threading.Event()
-    gate = SubmitGate()
+    gate = gate or SubmitGate()
     results: list[Result] = []
     interrupted = False
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="scowspec-apply") as pool:

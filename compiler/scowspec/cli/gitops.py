@@ -30,6 +30,7 @@ from scowspec.render import apply as apply_view
 from scowspec.render import diagnostics as diag_view
 from scowspec.render import logs as logs_view
 from scowspec.render import plan as plan_view
+from scowspec.render import services as services_view
 from scowspec.render import status as status_view
 
 TargetOpt = Annotated[
@@ -154,7 +155,7 @@ def _confirm(yes: bool, dangerous: bool) -> None:
 
 
 def _finish(result: ApplyResult, output: Output) -> int:
-    failed = bool(result.of(Outcome.FAILED))
+    failed = bool(result.of(Outcome.FAILED)) or any(r.outcome is Outcome.FAILED for r in result.services)
     code = ExitCode.INTERRUPTED if result.interrupted else ExitCode.PARTIAL if failed else ExitCode.OK
     if output is Output.JSON:
         typer.echo(apply_view.json_text(result, code), nl=False)
@@ -177,6 +178,7 @@ def _apply_specs(
 
     With a saved plan, the plan is made again and must equal it (the file alone is never trusted)."""
     progress = None if output is Output.JSON else (lambda r: typer.echo(apply_view.line(r)))
+    service_progress = None if output is Output.JSON else (lambda r: typer.echo(services_view.result_line(r)))
     folder = workflow.state_dir(spec_paths)
     # Plan under the locks: a second apply started meanwhile, here or in another clone, plans against what
     # the first one did.
@@ -201,7 +203,14 @@ def _apply_specs(
                     typer.echo(apply_view.json_text(ApplyResult(()), ExitCode.OK), nl=False)
                 return ExitCode.OK
             _confirm(yes, p.cancels_running)
-            result = workflow.execute(p, planned.client, folder, parallelism=parallelism, progress=progress)
+            result = workflow.execute(
+                p,
+                planned.client,
+                folder,
+                parallelism=parallelism,
+                progress=progress,
+                service_progress=service_progress,
+            )
     return _finish(result, output)
 
 

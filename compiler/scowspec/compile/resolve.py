@@ -96,6 +96,18 @@ def _asset(
         return AssetUse(), [_where(spec, (kind.value, "name"), "not-found", exc.message)]
 
 
+def shares(part: Partition, gpus: int, nodes: int, cpus: int | None, memory: int | None) -> tuple[int, int]:
+    """Cores per node and memory (MB, all nodes) left out of a spec: the portal form's own arithmetic
+    (LaunchTrainForm), per-GPU shares on GPU queues."""
+    if part.gpus > 0 and gpus > 0:
+        cpus = cpus if cpus is not None else round(part.cores / part.gpus * gpus)
+        memory = memory if memory is not None else round(part.mem_mb / part.gpus * gpus * nodes)
+    else:
+        cpus = cpus if cpus is not None else 1
+        memory = memory if memory is not None else round(part.mem_mb / part.cores * cpus * nodes)
+    return cpus, memory
+
+
 def resolve(spec: FineTuneSpec, catalog: Catalog | None, offline: Profile) -> tuple[Resolved | None, list[Diagnostic]]:
     """Version ids, cores, memory, gpu type and QOS for `spec`; diagnostics when they can't be had.
 
@@ -171,13 +183,7 @@ def resolve(spec: FineTuneSpec, catalog: Catalog | None, offline: Profile) -> tu
             )
         if diags:
             return None, diags
-        # The portal form's own arithmetic (LaunchTrainForm): per-GPU shares on GPU queues.
-        if part.gpus > 0 and res.gpus_per_node > 0:
-            cpus = cpus if cpus is not None else round(part.cores / part.gpus * res.gpus_per_node)
-            memory = memory if memory is not None else round(part.mem_mb / part.gpus * res.gpus_per_node * res.nodes)
-        else:
-            cpus = cpus if cpus is not None else 1
-            memory = memory if memory is not None else round(part.mem_mb / part.cores * cpus * res.nodes)
+        cpus, memory = shares(part, res.gpus_per_node, res.nodes, cpus, memory)
         gpu_type = gpu_type or part.gpu_type
         qos = qos or (part.qos[0] if part.qos else None)
     if res.gpus_per_node > 0 and not gpu_type:

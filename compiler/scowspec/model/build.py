@@ -7,6 +7,7 @@ from typing import Any
 
 from scowspec.load.document import Document
 from scowspec.model.effective import minutes
+from scowspec.model.serving import build_register, build_serve
 from scowspec.model.spec import (
     AssetRef,
     DatasetSpec,
@@ -69,6 +70,8 @@ def build(file: str, eff: Mapping[str, Any], origin: Document | None = None, pro
         mounts=tuple(Mount(m["path"], m["target"]) for m in eff.get("mounts", [])),
         env=frozen(eff.get("env", {})),
         verify=build_verify(eff["verify"], ds.get("placeholders", {})) if eff.get("verify") is not None else None,
+        register=build_register(eff.get("register"), eff["name"]),
+        serve=build_serve(eff.get("serve"), eff["name"], eff["partition"]),
         effective=frozen(eff),
         origin=origin,
         project=project,

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from scowspec.load.document import Document
+from scowspec.model.serving import AFTER_JOB_KEYS, RegisterSpec, ServeSpec
 from scowspec.model.verify import VerifySpec
 
 # Bumped only when the meaning of a spec changes; NOT with scowspec's version, so that upgrading
@@ -112,6 +113,8 @@ class FineTuneSpec:
     mounts: tuple[Mount, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     verify: VerifySpec | None = None
+    register: RegisterSpec | None = None
+    serve: ServeSpec | None = None
     origin: Document | None = field(default=None, compare=False, repr=False)
     # scowspec.yaml's `project`: which repository the job belongs to. Not part of the digest, so giving a
     # project its id (or adopting its older jobs) renames no job.
@@ -136,7 +139,8 @@ class FineTuneSpec:
 
 def spec_digest(effective: Mapping[str, Any]) -> str:
     """8 hex digits over the effective spec: what the job will do, not how scowspec writes it."""
-    body = {k: v for k, v in effective.items() if k not in ("apiVersion", "kind")}
+    # `register:` and `serve:` act after the job: adding one must not rename (and so rerun) a finished job.
+    body = {k: v for k, v in effective.items() if k not in ("apiVersion", "kind", *AFTER_JOB_KEYS)}
     canon = json.dumps(
         {"scheme": DIGEST_SCHEME, "spec": body}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scowspec.plan.model import Action, Plan
+from scowspec.plan.services import pruned_services
 
 DEFAULT_MASS_CANCEL_THRESHOLD = 3
 # Per apply: about one 8-GPU node for five days. 300 small specs (9,600 GPU-hours) need a deliberate flag.
@@ -31,6 +32,7 @@ def refusals(plan: Plan, spec_count: int, options: GuardOptions) -> list[str]:
     """
     out = []
     cancelled = [j for c in plan.changes if c.action is Action.CANCEL for j in c.cancel]
+    cancelled += pruned_services(plan.services)  # services stopped by prune count like jobs
     if cancelled and not options.allow_mass_cancel:
         whose = f"of project `{plan.project}`" if plan.project else "of this project"
         if spec_count == 0:

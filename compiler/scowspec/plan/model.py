@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from scowspec.plan.services import ServicePlan
 from scowspec.portal.types import RemoteJob
 
 
@@ -85,18 +86,22 @@ class Plan:
     unmatched: int = 0  # specs missing from the folders planned whose jobs still run (left alone without --prune)
     project: str = ""  # the project id the plan was made for (ownership, the portal-side lock)
     lock_cluster: str = ""  # the cluster whose home folder holds the project's apply lock
+    services: ServicePlan | None = None  # register: and serve: (plan/services.py)
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action is action)
 
     @property
     def has_changes(self) -> bool:
-        return any(c.action.changes_anything for c in self.changes)
+        return any(c.action.changes_anything for c in self.changes) or bool(self.services and self.services.has_changes)
 
     @property
     def cancels_running(self) -> bool:
         """Whether applying stops a job that is running (asks for a typed `yes`)."""
-        return any(j.phase.value == "active" for c in self.changes for j in c.cancel)
+        stops = [j for c in self.services.changes for j in c.stop] if self.services is not None else []
+        return any(j.phase.value == "active" for c in self.changes for j in c.cancel) or any(
+            j.phase.value == "active" for j in stops
+        )
 
     @property
     def gpu_hours(self) -> float:

@@ -11,6 +11,7 @@ from typing import Any
 
 from scowspec.errors import UsageError
 from scowspec.plan.model import Action, Change, Desired, FieldChange, Plan
+from scowspec.plan.services import Registration, ServiceAction, ServiceChange, ServicePlan
 from scowspec.portal.types import RemoteJob
 
 PLAN_FORMAT = "scowspec-plan/1"
@@ -42,7 +43,20 @@ def _job(j: RemoteJob) -> dict[str, Any]:
         "state": j.state,
         "submit_time": j.submit_time,
         "session_id": j.session_id,
+        "job_type": j.job_type,
     }
+
+
+def _remote(j: dict[str, Any]) -> RemoteJob:
+    return RemoteJob(
+        j["cluster"],
+        int(j["job_id"]),
+        j["name"],
+        j["state"],
+        j.get("submit_time", ""),
+        j.get("session_id", ""),
+        j.get("job_type", "train"),
+    )
 
 
 def _desired(d: Desired) -> dict[str, Any]:
@@ -88,6 +102,7 @@ def to_dict(plan: Plan) -> dict[str, Any]:
             }
             for c in plan.changes
         ],
+        "services": _services_dict(plan.services) if plan.services is not None else None,
     }
 
 
@@ -137,11 +152,6 @@ def loads(text: str, source: str) -> Saved:
         if raw.get("format") != PLAN_FORMAT:
             raise UsageError(f"{source}: not a scowspec plan (format {raw.get('format')!r}, expected {PLAN_FORMAT!r})")
 
-        def job(j: dict[str, Any]) -> RemoteJob:
-            return RemoteJob(
-                j["cluster"], int(j["job_id"]), j["name"], j["state"], j.get("submit_time", ""), j.get("session_id", "")
-            )
-
         def desired(d: dict[str, Any] | None) -> Desired | None:
             if d is None:
                 return None
@@ -166,8 +176,8 @@ def loads(text: str, source: str) -> Saved:
                 c["reason"],
                 c.get("file", ""),
                 desired(c.get("desired")),
-                tuple(job(j) for j in c.get("cancel", [])),
-                job(c["current"]) if c.get("current") else None,
+                tuple(_remote(j) for j in c.get("cancel", [])),
+                _remote(c["current"]) if c.get("current") else None,
                 tuple(int(i) for i in c.get("known_ids", [])),
                 tuple(FieldChange(f["path"], f["before"], f["after"]) for f in c.get("changed", [])),
                 float(c.get("lost_gpu_hours", 0.0)),
@@ -185,6 +195,7 @@ def loads(text: str, source: str) -> Saved:
             int(raw.get("unmatched", 0)),
             str(raw.get("project", "")),
             str(raw.get("lock_cluster", "")),
+            _services_of(raw["services"]) if raw.get("services") else None,
         )
         return Saved(plan, _request(raw.get("request")))
     except UsageError:
@@ -193,3 +204,68 @@ def loads(text: str, source: str) -> Saved:
         raise UsageError(f"{source}: not a readable scowspec plan (nested too deeply)") from None
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
         raise UsageError(f"{source}: not a readable scowspec plan ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+def _services_dict(plan: ServicePlan) -> dict[str, Any]:
+    return {
+        "fingerprint": plan.fingerprint,
+        "models": [list(m) for m in plan.models],
+        "notes": list(plan.notes),
+        "changes": [
+            {
+                "action": c.action.value,
+                "kind": c.kind,
+                "spec_name": c.spec_name,
+                "name": c.name,
+                "cluster": c.cluster,
+                "reason": c.reason,
+                "file": c.file,
+                "route": c.route,
+                "payload": dict(c.payload) if c.payload is not None else None,
+                "registration": (
+                    {
+                        "model": c.registration.model,
+                        "version": c.registration.version,
+                        "path": c.registration.path,
+                        "description": c.registration.description,
+                    }
+                    if c.registration is not None
+                    else None
+                ),
+                "stop": [_job(j) for j in c.stop],
+                "current": _job(c.current) if c.current else None,
+                "known_ids": list(c.known_ids),
+            }
+            for c in plan.changes
+        ],
+    }
+
+
+def _services_of(raw: dict[str, Any]) -> ServicePlan:
+    """A saved service plan (KeyError, ValueError or TypeError when it is not one: the caller reports it)."""
+    changes = []
+    for c in raw["changes"]:
+        reg = c.get("registration")
+        changes.append(
+            ServiceChange(
+                ServiceAction(c["action"]),
+                str(c["kind"]),
+                str(c["spec_name"]),
+                str(c["name"]),
+                str(c["cluster"]),
+                str(c["reason"]),
+                str(c.get("file", "")),
+                str(c.get("route", "")),
+                c.get("payload"),
+                Registration(reg["model"], reg["version"], reg["path"], reg.get("description", "")) if reg else None,
+                tuple(_remote(j) for j in c.get("stop", [])),
+                _remote(c["current"]) if c.get("current") else None,
+                tuple(int(i) for i in c.get("known_ids", [])),
+            )
+        )
+    return ServicePlan(
+        tuple(changes),
+        str(raw["fingerprint"]),
+        tuple((str(a), str(b)) for a, b in raw.get("models", [])),
+        tuple(str(n) for n in raw.get("notes", [])),
+    )

@@ -114,8 +114,11 @@ class PortalClient:
         raise error_of(method, path, resp)
 
     # -- calls -----------------------------------------------------------------------------
-    def list_jobs(self, cluster: str, *, running_only: bool = False) -> list[RemoteJob]:
-        """Every train job of the user on `cluster`, running and finished (or running only), every page."""
+    def list_jobs(
+        self, cluster: str, *, running_only: bool = False, job_types: tuple[str, ...] = ("train",)
+    ) -> list[RemoteJob]:
+        """Every job of the user on `cluster` of those types (train jobs unless told), running and finished (or
+        running only), every page."""
         jobs: list[RemoteJob] = []
         for running in ("true",) if running_only else ("true", "false"):
             page = 1
@@ -126,7 +129,7 @@ class PortalClient:
                     body={
                         "clusterId": cluster,
                         "isRunning": running,
-                        "jobTypes": ["train"],
+                        "jobTypes": list(job_types),
                         "page": page,
                         "pageSize": PAGE_SIZE,
                     },
@@ -149,6 +152,7 @@ class PortalClient:
                         str(s.get("state", "")),
                         str(s.get("submitTime", "")),
                         str(s.get("sessionId", "")),
+                        str(s.get("jobType", "train")),
                     )
                     for s in sessions
                 ]
@@ -276,6 +280,105 @@ class PortalClient:
         if not node or not isinstance(port, int) or port <= 0:
             return ""
         return f"{self.settings.url}/api/proxy/{job.cluster}/absolute/{node}/{port}/"
+
+    # -- Serving (portal §10): model registration, inference jobs, app sessions -------------------------
+    def has_infer(self) -> bool:
+        """Whether the portal has `POST /api/infer` (its OpenAPI document lists `/infer`); asked once."""
+        key = ("has-infer",)
+        if key not in self._facts:
+            try:
+                doc = self._request("GET", "/openapi.json")
+            except PortalError as exc:
+                if exc.status is None or exc.status >= 500:
+                    raise
+                doc = None
+            paths = doc.get("paths") if isinstance(doc, dict) else None
+            # No readable document: assume the route, and let a 404 at submit say otherwise.
+            self._facts[key] = "/infer" in paths if isinstance(paths, dict) else True
+        found: bool = self._facts[key]
+        return found
+
+    def app_form(self, cluster: str, app_id: str) -> dict[str, Any]:
+        """`GET /apps/{id}?clusterId=`: the app's name, image and attributes; NotFoundError when the site has none."""
+        key = ("app", cluster, app_id)
+        if key not in self._facts:
+            got = self._request("GET", f"/apps/{app_id}", params={"clusterId": cluster})
+            self._facts[key] = got if isinstance(got, dict) else {}
+        form: dict[str, Any] = self._facts[key]
+        return form
+
+    def own_model(self, cluster: str, name: str) -> tuple[int | None, list[dict[str, Any]]]:
+        """The user's own model named `name` (its id, or None) and its versions."""
+        got = self._request("GET", "/models", params={"clusterId": cluster, "isPublic": "false", "nameOrDesc": name})
+        items = [a for a in (got or {}).get("items", []) if isinstance(a, dict) and a.get("name") == name]
+        if not items:
+            return None, []
+        model_id = int(items[0]["id"])
+        versions = self._request("GET", f"/models/{model_id}/versions", params={"isPublic": "false"})
+        return model_id, [v for v in (versions or {}).get("items", []) if isinstance(v, dict)]
+
+    def create_model(self, cluster: str, name: str, description: str) -> int:
+        """A new model; ConflictError (409) when the user has one of that name. Only a 429 is retried."""
+        got = self._request(
+            "POST",
+            "/models",
+            body={"name": name, "clusterId": cluster, "description": description},
+            retry_statuses=frozenset({429}),
+            retry_transport=False,
+        )
+        return int(got["id"] if isinstance(got, dict) else got)
+
+    def create_model_version(self, model_id: int, version: str, path: str, description: str) -> int:
+        """A new version at `path`; ConflictError (409) when the model has one of that name."""
+        got = self._request(
+            "POST",
+            f"/models/{model_id}/versions",
+            body={"versionName": version, "path": path, "versionDescription": description},
+            retry_statuses=frozenset({429}),
+            retry_transport=False,
+        )
+        return int(got["id"])
+
+    def submit_service(self, route: str, payload: Mapping[str, Any]) -> int:
+        """`POST /infer` or `POST /appSessions`; like `submit`, never retried blindly."""
+        got = self._request("POST", route, body=dict(payload), retry_statuses=frozenset({429}), retry_transport=False)
+        return int(got["jobId"])
+
+    def service_detail(self, job: RemoteJob) -> dict[str, Any]:
+        got = self._request(
+            "GET",
+            "/appSession",
+            params={
+                "clusterId": job.cluster,
+                "jobId": job.job_id,
+                "sessionId": job.session_id,
+                "jobType": job.job_type,
+            },
+        )
+        return got if isinstance(got, dict) else {}
+
+    def app_connectivity(self, job: RemoteJob) -> bool:
+        got = self._request(
+            "GET",
+            f"/appSessions/{job.job_id}/checkConnectivity",
+            params={"clusterId": job.cluster, "sessionId": job.session_id},
+        )
+        return bool(got.get("ok")) if isinstance(got, dict) else False
+
+    def app_connect(self, job: RemoteJob) -> dict[str, Any]:
+        got = self._request("POST", f"/appSessions/{job.session_id}/connect", body={"cluster": job.cluster})
+        return got if isinstance(got, dict) else {}
+
+    def proxy_answers(self, address: str) -> bool:
+        """Whether a service answers through the portal's proxy (`address` under `{portal}/api/proxy/`)."""
+        prefix = f"{self.settings.url}/api"
+        if not address.startswith(prefix + "/proxy/"):
+            return False
+        try:
+            self._request("GET", address[len(prefix) :], retry_statuses=frozenset())
+        except (PortalError, TransportError):
+            return False
+        return True
 
     # -- Generation, identity, catalog of the portal ----------------------------------------------
     def profile(self) -> Profile:

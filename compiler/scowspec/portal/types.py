@@ -34,6 +34,7 @@ class RemoteJob:
     state: str
     submit_time: str = ""
     session_id: str = ""
+    job_type: str = "train"  # or "infer", "app" (a serve: block's services)
 
     @property
     def phase(self) -> Phase:

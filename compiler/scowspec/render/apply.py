@@ -7,6 +7,7 @@ import json
 from scowspec.apply.executor import ApplyResult, Outcome, Result
 from scowspec.plan.model import SYMBOLS
 from scowspec.render import FORMAT_VERSION
+from scowspec.render import services as services_view
 
 _MARK = {Outcome.DONE: "ok", Outcome.FAILED: "FAILED", Outcome.SKIPPED: "skipped"}
 
@@ -17,11 +18,16 @@ def line(r: Result) -> str:
 
 
 def summary(result: ApplyResult) -> str:
-    done, failed, skipped = (len(result.of(o)) for o in (Outcome.DONE, Outcome.FAILED, Outcome.SKIPPED))
+    done, failed, skipped = (
+        len(result.of(o)) + sum(1 for r in result.services if r.outcome is o)
+        for o in (Outcome.DONE, Outcome.FAILED, Outcome.SKIPPED)
+    )
     text = f"Apply: {done} done, {failed} failed, {skipped} not started."
-    if any(r.retryable for r in result.of(Outcome.FAILED)):
+    failures = [r.retryable for r in result.of(Outcome.FAILED)]
+    failures += [r.retryable for r in result.services if r.outcome is Outcome.FAILED]
+    if any(failures):
         text += " Run `scowspec plan` to see what is left; applying again converges."
-    if any(not r.retryable for r in result.of(Outcome.FAILED)):
+    if not all(failures):
         text += " The portal refused some changes: fix what it named above (spec or portal side); applying again fails the same way until then."
     if result.interrupted:
         text += " Interrupted: calls in flight were finished and recorded."
@@ -29,7 +35,8 @@ def summary(result: ApplyResult) -> str:
 
 
 def text(result: ApplyResult) -> str:
-    return "".join(line(r) + "\n" for r in result.results) + summary(result) + "\n"
+    lines = [line(r) for r in result.results] + [services_view.result_line(r) for r in result.services]
+    return "".join(x + "\n" for x in lines) + summary(result) + "\n"
 
 
 def json_text(result: ApplyResult, exit_code: int) -> str:
@@ -47,6 +54,7 @@ def json_text(result: ApplyResult, exit_code: int) -> str:
             }
             for r in result.results
         ],
+        "services": [services_view.result_doc(r) for r in result.services],
         "interrupted": result.interrupted,
         "exit_code": exit_code,
     }

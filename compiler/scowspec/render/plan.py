@@ -8,6 +8,7 @@ from typing import Any
 from scowspec.plan import planfile
 from scowspec.plan.model import SYMBOLS, Action, Change, Plan
 from scowspec.render import FORMAT_VERSION
+from scowspec.render import services as services_view
 
 MARKDOWN_BUDGET = 60_000
 _WORDS = {
@@ -91,11 +92,15 @@ def text(plan: Plan) -> str:
         where = f"  ({c.file})" if c.file else ""
         out.append(f"{head}{where}: {c.reason}")
         out += [f"      {line}" for line in _detail_lines(c)]
+    if plan.services is not None:
+        out += services_view.plan_lines(plan.services)
     for note in plan.notes:
         out.append(f"  note: {note}")
     out.append("")
     out += [line for line in (gpu_hours_line(plan), verdict(plan)) if line]
     out.append(plan.summary_line())
+    if plan.services is not None and plan.services.changes:
+        out.append(plan.services.summary())
     return "\n".join(out) + "\n"
 
 
@@ -112,6 +117,7 @@ def json_text(plan: Plan, exit_code: int) -> str:
             "has_changes": plan.has_changes,
             "matches": plan.matches,
             "unmatched": plan.unmatched,
+            "services": services_view.summary(plan.services) if plan.services is not None else None,
         },
         "plan": planfile.to_dict(plan),
         "exit_code": exit_code,
@@ -131,6 +137,8 @@ def markdown(plan: Plan) -> str:
     ]
     for c in plan.changes:
         head.append(f"| `{SYMBOLS[c.action]}` | {_WORDS[c.action]} | `{c.job_name}` | `{c.file}` | {c.reason} |")
+    if plan.services is not None:
+        head += services_view.markdown_rows(plan.services)
     for note in plan.notes:
         head.append(f"\n> note: {note}")
     body: list[str] = []

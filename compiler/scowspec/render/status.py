@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 
 from scowspec.render import FORMAT_VERSION
+from scowspec.render import services as services_view
 from scowspec.workflow import SpecStatus
 
 
@@ -33,6 +34,8 @@ def text(statuses: list[SpecStatus], now: datetime) -> str:
             mark = "*" if j.name == s.job_name else " "
             board = f"  TensorBoard: {s.tensorboard[j.job_id]}" if j.job_id in s.tensorboard else ""
             out.append(f"  {mark} job {j.job_id:<6} {j.state:<10} {_age(j.submit_time, now):>5} ago  {j.name}{board}")
+        if s.serving:
+            out.append(services_view.status_line(s.service))
     flagged = [s for s in statuses if s.needs_attention]
     specs = f"{len(statuses)} spec{'s' if len(statuses) != 1 else ''}"
     out.append(
@@ -49,6 +52,7 @@ def _doc(statuses: list[SpecStatus], now: datetime) -> list[dict[str, object]]:
             "file": s.file,
             "job_name": s.job_name,
             "needs_attention": s.needs_attention,
+            "service": services_view.status_doc(s.service),
             "jobs": [
                 {
                     "job_id": j.job_id,
@@ -89,4 +93,6 @@ def markdown(statuses: list[SpecStatus], now: datetime) -> str:
         rows.append(
             f"| `{s.spec_name}` | {cur.job_id} `{cur.name}` | {cur.state} | {_age(cur.submit_time, now)} | {board} |"
         )
+        if s.serving:
+            rows.append(f"| | {services_view.status_line(s.service).strip()} | | | |")
     return "\n".join(rows) + "\n"

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from scowspec.portal.profile import PROFILES, Generation, Profile
-from scowspec.sandbox import checks, files, openapi
+from scowspec.sandbox import checks, files, openapi, serving
 from scowspec.sandbox.checks import Rejected
 from scowspec.sandbox.files import Raw
 from scowspec.sandbox.store import Clock, Store
@@ -87,6 +87,7 @@ class Portal:
                 for asset in self.seed[kind]:
                     for v in asset["versions"]:
                         self.store.put(user["id"], v["path"], "DIR")
+        self.serving = serving.Serving(self)
 
     # -- auth ----------------------------------------------------------------------------
     def user(self, headers: Any) -> dict[str, Any]:
@@ -118,7 +119,9 @@ class Portal:
             raise Rejected(404, "NOT_FOUND", f"No route {path}")
         route = path[len(BASE) :]
         if method == "GET" and route == "/openapi.json":  # public, like the portal's
-            return 200, openapi.document(self.profile)
+            doc = openapi.document(self.profile)
+            doc["paths"].update(self.serving.openapi_paths())
+            return 200, doc
         user = self.user(headers)
         if method == "GET" and route == "/auth/userInfo":
             return 200, {"user": {"identityId": user["id"], "name": user["id"], "token": "***"}}
@@ -159,6 +162,9 @@ class Portal:
             return 200, self.assets(user, m.group(1), query)
         if (m := re.fullmatch(r"/(models|datasets)/(\d+)/versions", route)) and method == "GET":
             return 200, self.versions(user, m.group(1), int(m.group(2)))
+        handled, answer = self.serving.route(user, method, route, query, body)
+        if handled:
+            return 200, answer
         raise Rejected(404, "NOT_FOUND", f"No route {method} {route}")
 
     def max_hours(self, cluster: str) -> int:
@@ -185,7 +191,7 @@ class Portal:
     def list_sessions(self, user: dict[str, Any], body: Any) -> dict[str, Any]:
         if not isinstance(body, dict) or "clusterId" not in body:
             raise checks.bad("Input validation failed", {"issues": [{"path": ["clusterId"], "message": "Required"}]})
-        jobs = self.store.jobs(user["id"], body["clusterId"])
+        jobs = self.serving.of_types(self.store.jobs(user["id"], body["clusterId"]), body.get("jobTypes"))
         running = body.get("isRunning")
         if running == "true":
             jobs = [j for j in jobs if j["state"] not in FINISHED]
@@ -195,7 +201,7 @@ class Portal:
         count = len(jobs)
         if size > 0:
             jobs = jobs[(page - 1) * size : page * size]
-        return {"sessions": [_session(j) for j in jobs], "count": count}
+        return {"sessions": [self.serving.session(j, _session(j)) for j in jobs], "count": count}
 
     def submit(self, user: dict[str, Any], body: Any) -> dict[str, Any]:
         checks.shape(body)
@@ -240,8 +246,11 @@ class Portal:
             stored["framework"] = "mpi"
         return {"jobId": self._create(user, stored)}
 
-    def _create(self, user: dict[str, Any], body: dict[str, Any]) -> int:
-        """The driver's folder logic: `{cluster}-job-YYYYMMDD-HHmmss`, one-second resolution, no suffix.
+    def _create(
+        self, user: dict[str, Any], body: dict[str, Any], kind: str = "job", name_key: str = "trainJobName"
+    ) -> int:
+        """The driver's folder logic: `{cluster}-{kind}-YYYYMMDD-HHmmss` (an app's id for apps), one-second
+        resolution, no suffix.
 
         A second submit in the same second reuses the folder: entry.sh and session.json are overwritten and
         the first job's entry in total_sessions.json is replaced, so no list shows it any more; a job whose
@@ -249,19 +258,21 @@ class Portal:
         """
         uid, cluster = user["id"], body["clusterId"]
         with self._submit_lock:
-            session = f"{cluster}-job-{time.strftime('%Y%m%d-%H%M%S', time.localtime())}"
+            session = f"{cluster}-{kind}-{time.strftime('%Y%m%d-%H%M%S', time.localtime())}"
             for older in self.store.listed_with_session(uid, cluster, session):
                 self.store.unlist(older)
                 old = self.store.job(older)
                 if old is not None and old["state"] == "PENDING":
                     self.store.replace_body(older, {**old["body"], "command": body["command"]})
             job_dir = f"{user['home']}/scow/ai/appData/{session}"
-            self.store.put(uid, job_dir + "/entry.sh", "FILE", str(body["command"]).encode("utf-8"))
-            job_id = self.store.add(uid, cluster, str(body["trainJobName"]), body, session)
+            self.store.put(uid, job_dir + "/entry.sh", "FILE", str(body.get("command", "")).encode("utf-8"))
+            job_id = self.store.add(uid, cluster, str(body[name_key]), body, session)
             self.store.put(uid, f"{job_dir}/{job_id}-input.json", "FILE", json.dumps(body).encode("utf-8"))
         return job_id
 
     def _accessible(self, user: dict[str, Any], kind: str, ref: Any) -> None:
+        if self.serving.accessible(user, kind, ref):
+            return
         for asset in self.seed[kind]:
             for v in asset["versions"]:
                 if v["id"] == ref.get("id"):
@@ -327,7 +338,12 @@ class Portal:
 
     def detail(self, user: dict[str, Any], job_id: int) -> dict[str, Any]:
         job = self.own_job(user, job_id)
-        out = {**_session(job), "account": job["body"].get("account"), "qos": job["body"].get("qos")}
+        out = {
+            **self.serving.session(job, _session(job)),
+            "account": job["body"].get("account"),
+            "qos": job["body"].get("qos"),
+        }
+        out.update(self.serving.detail(job))
         # Always present (job.go GetJobById); node and port only once the TensorBoard service has its NodePort.
         out["tensorBoardInfo"] = {"node": "", "port": 0}
         if job["body"].get("tensorBoardDataPath") and job["state"] == "RUNNING":
@@ -365,9 +381,12 @@ class Portal:
             for a in self.seed[kind]
             if (a["shared"] if public else a["owner"] == user["id"]) and (not name or name in a["name"])
         ]
+        items += self.serving.assets(user, kind, public, name)
         return {"items": items, "count": len(items)}
 
     def versions(self, user: dict[str, Any], kind: str, asset_id: int) -> dict[str, Any]:
+        if (registered := self.serving.versions(user, kind, asset_id)) is not None:
+            return registered
         for a in self.seed[kind]:
             if a["id"] == asset_id and (a["shared"] or a["owner"] == user["id"]):
                 return {"items": [dict(v, sharedStatus="SHARED" if a["shared"] else "UNSHARED") for v in a["versions"]]}
@@ -391,6 +410,8 @@ class Portal:
             return 200, {"ok": True}
         if path == "/_sandbox/stats" and method == "GET":
             return 200, {"requests": dict(self.requests)}
+        if path == "/_sandbox/infer" and method == "POST":
+            return 200, self.serving.admin(body)
         if (m := re.fullmatch(r"/_sandbox/jobs/(\d+)/state", path)) and method == "POST":
             self.store.force_state(int(m.group(1)), str((body or {}).get("state", "FAILED")))
             return 200, {"ok": True}
@@ -508,7 +529,9 @@ class _Handler(BaseHTTPRequestHandler):
         except Rejected as rej:
             self._send(rej.status, _error_body(rej, route))
             return
-        if route == "POST /jobs" and portal.faults.take("lose_next_submit", route):
+        if route in ("POST /jobs", "POST /infer", "POST /appSessions") and portal.faults.take(
+            "lose_next_submit", route
+        ):
             # Accepted and stored, but the answer never arrives.
             self.close_connection = True
             return

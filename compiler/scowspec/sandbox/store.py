@@ -49,6 +49,11 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY")
         self._db.executescript(_SCHEMA)
 
+    def sql(self, query: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """One statement under the store's lock, for sandbox modules that keep tables of their own."""
+        with self._lock:
+            return self._db.execute(query, args).fetchall()
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
