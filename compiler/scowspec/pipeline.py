@@ -62,7 +62,10 @@ def check_text(text: str, file: str, project: Project | None) -> tuple[FineTuneS
         return None, diags
     rejected = {d.path for d in problems if d.code != "required"}
     project_doc = project.doc if project else None
-    eff = merge(project.defaults if project else {}, without(doc.data, rejected | unreadable))
+    kept = without(doc.data, rejected | unreadable)
+    if not isinstance(kept, dict):  # the whole document was refused (a limit reached at its root)
+        return None, diags
+    eff = merge(project.defaults if project else {}, kept)
     ctx = RuleContext(doc, project_doc, eff, key_table())
     diags += [
         d
