@@ -252,3 +252,15 @@ def test_register_and_serve_are_not_part_of_the_digest(tmp_path: Path) -> None:
     served.write_text(tutorial.read_text("utf-8") + "register: true\nserve: {via: infer}\n", "utf-8")
     before, after = load_specs([tutorial]).specs[0], load_specs([served]).specs[0]
     assert after.serve is not None and after.job_name == before.job_name
+
+
+def test_destroy_and_cancel_stop_this_projects_service(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    assert cli("apply", "--yes").code == 0
+    name = _finish(sandbox)
+    assert cli("apply", "--yes").code == 0
+    assert [s["jobName"] for s in _services(sandbox, "RUNNING")] == [name]
+    planned = cli("plan", "--destroy")
+    assert planned.code == 0 and f"- stop      {name}" in planned.out and "1 to stop" in planned.out, planned.out
+    stopped = cli("apply", "--destroy", "--yes")
+    assert stopped.code == 0, stopped.out + stopped.err
+    assert _services(sandbox, "RUNNING") == []

@@ -249,6 +249,8 @@ def plan_services(
     owner_text: Any,
     project: str = "",
     adopt_legacy: bool = False,
+    destroy: bool = False,
+    destroy_reason: str = "",
 ) -> ServicePlan:
     """The service plan. `ready` maps completed job names to their readiness, `registered` (cluster, model) to the
     version names the model has, `submitted` service job ids to their submit bodies (ownership: `owner_text` of a
@@ -274,6 +276,24 @@ def plan_services(
     wanted_names = {w.spec_name for w in wanted}
     for w in wanted:
         if targets and w.spec_name not in targets:
+            continue
+        if destroy:  # --destroy / `scowspec cancel`: stop this project's services in scope, start nothing
+            running = [s for s in by_spec.get(w.spec_name, []) if s.cluster == w.cluster and s.phase is Phase.ACTIVE]
+            mine_running = [s for s in running if owned(s)]
+            if mine_running:
+                first = mine_running[0]
+                changes.append(
+                    ServiceChange(
+                        ServiceAction.STOP,
+                        first.job_type,
+                        w.spec_name,
+                        first.name,
+                        w.cluster,
+                        destroy_reason or "--destroy",
+                        w.file,
+                        stop=tuple(mine_running),
+                    )
+                )
             continue
         mine = _newest_first(j for j in jobs if spec_of(j.name) == w.spec_name and j.cluster == w.cluster)
         current = next((j for j in mine if j.name == w.job_name), None)
@@ -327,7 +347,8 @@ def plan_services(
 
 
 def pruned_services(plan: ServicePlan | None) -> list[RemoteJob]:
-    """Services a plan stops because their spec was removed: they count towards the mass-cancel guard."""
+    """Running services a plan stops (prune, --destroy, a spec without `serve:` any more): they count towards the
+    mass-cancel guard like jobs."""
     if plan is None:
         return []
-    return [j for c in plan.changes if c.action is ServiceAction.STOP and c.reason == PRUNE_REASON for j in c.stop]
+    return [j for c in plan.changes if c.action is ServiceAction.STOP for j in c.stop]

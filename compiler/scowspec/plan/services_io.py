@@ -184,6 +184,8 @@ def build_services(
         owner_text=serving.ownership_text,
         project=options.project,
         adopt_legacy=options.adopt_legacy,
+        destroy=options.destroy,
+        destroy_reason=options.destroy_reason,
     )
     return plan, notes
 
