@@ -320,3 +320,18 @@ def test_a_dataset_file_missing_from_its_version_is_located(cli: CLI, project: P
     assert r.code == 3 and "specs/named.yaml:5:" in r.err and "`identiy.json` is not in" in r.err, r.err
     spec.write_text(text.replace("identiy.json", "identity.json"), "utf-8")
     assert cli("plan").code == 0
+
+
+def test_without_an_openapi_document_the_cluster_config_tells_the_generation(
+    sandbox: SandboxServer, generation: Generation
+) -> None:
+    admin(sandbox, "openapi", {"serve": False})
+    assert requests.get(f"{sandbox.url}/api/openapi.json", headers=AUTH, timeout=5).status_code == 404
+    assert client_of(sandbox).profile().generation is generation
+
+
+def test_a_bad_token_at_the_probe_is_a_token_error(sandbox: SandboxServer) -> None:
+    admin(sandbox, "openapi", {"serve": False})
+    with pytest.raises(PortalError) as err:
+        PortalClient(PortalSettings(sandbox.url, "not-the-token", timeout_s=5.0)).profile()
+    assert err.value.status == 401 and "SCOWSPEC_TOKEN" in err.value.message

@@ -22,7 +22,13 @@ from scowspec import __version__
 from scowspec.compile.resolve import AssetKind, Partition
 from scowspec.errors import AuthError, ConflictError, ForbiddenError, NotFoundError, PortalError, TransportError
 from scowspec.model.spec import Scope
-from scowspec.portal.profile import Profile, generation_from_openapi, profile_of
+from scowspec.portal.profile import (
+    Generation,
+    Profile,
+    generation_from_cluster_config,
+    generation_from_openapi,
+    profile_of,
+)
 from scowspec.portal.settings import PortalSettings
 from scowspec.portal.transport import PortalSession
 from scowspec.portal.types import RemoteJob
@@ -286,12 +292,7 @@ class PortalClient:
         """Whether the portal has `POST /api/infer` (its OpenAPI document lists `/infer`); asked once."""
         key = ("has-infer",)
         if key not in self._facts:
-            try:
-                doc = self._request("GET", "/openapi.json")
-            except PortalError as exc:
-                if exc.status is None or exc.status >= 500:
-                    raise
-                doc = None
+            doc = self._openapi()
             paths = doc.get("paths") if isinstance(doc, dict) else None
             # No readable document: assume the route, and let a 404 at submit say otherwise.
             self._facts[key] = "/infer" in paths if isinstance(paths, dict) else True
@@ -382,29 +383,47 @@ class PortalClient:
 
     # -- Generation, identity, catalog of the portal ----------------------------------------------
     def profile(self) -> Profile:
-        """The portal's generation: `portal_version` from scowspec.yaml, else probed once (GET /api/openapi.json)."""
+        """The portal's generation: `portal_version` from scowspec.yaml, else probed once per client.
+
+        First `GET /api/openapi.json` (whether `IdPrivate` has `target`); where a portal serves no OpenAPI
+        document (the route that serves it was not found in SCOW's source at 0.5.4), `GET /api/config/scowCluster`
+        (main publishes `ai.train` per cluster). A token problem is said as such, not as "not a portal".
+        """
         with self._probe_lock:
             if self._profile is None:
-                generation = self.settings.generation
-                if generation is None:
-                    try:
-                        doc = self._request("GET", "/openapi.json")
-                    except NotFoundError:
-                        doc = None
-                    except PortalError as exc:
-                        if exc.status is None or exc.status >= 500:
-                            raise
-                        doc = None
-                    generation = generation_from_openapi(doc)
-                    if generation is None:
-                        raise PortalError(
-                            f"{self.settings.url} does not look like a SCOW-AI portal: "
-                            f"GET {self.settings.url}/api/openapi.json is not SCOW-AI's API description",
-                            hint="portal_url must be the AI portal's base URL, e.g. https://scow.example.edu.cn/ai; "
-                            "or set portal_version: 0.5.4|main in scowspec.yaml to skip this check",
-                        )
+                generation = self.settings.generation or self._probe()
                 self._profile = profile_of(generation)
             return self._profile
+
+    def _probe(self) -> Generation:
+        generation = generation_from_openapi(self._openapi())
+        if generation is None:
+            generation = generation_from_cluster_config(self._optional("/config/scowCluster"))
+        if generation is None:
+            raise PortalError(
+                f"{self.settings.url} does not look like a SCOW-AI portal: neither GET {self.settings.url}/api/"
+                "openapi.json nor GET …/api/config/scowCluster answered as SCOW-AI does",
+                hint="portal_url must be the AI portal's base URL, e.g. https://scow.example.edu.cn/ai; "
+                "or set portal_version: 0.5.4|main in scowspec.yaml to skip this check",
+            )
+        return generation
+
+    def _openapi(self) -> Any:
+        """The portal's OpenAPI document (None where it serves none), asked once."""
+        if ("openapi",) not in self._facts:
+            self._facts["openapi",] = self._optional("/openapi.json")
+        return self._facts["openapi",]
+
+    def _optional(self, route: str) -> Any:
+        """A probe's answer; None for 404 and other refusals that are not about the token or the server."""
+        try:
+            return self._request("GET", route)
+        except AuthError:
+            raise
+        except PortalError as exc:
+            if exc.status is None or exc.status >= 500:
+                raise
+            return None
 
     def user_id(self) -> str:
         got = self._request("GET", "/auth/userInfo")

@@ -126,3 +126,17 @@ def generation_from_openapi(doc: Any) -> Generation | None:
     if not isinstance(item_props, Mapping) or "id" not in item_props:
         return None
     return Generation.MAIN if "target" in item_props else Generation.RELEASE_0_5_4
+
+
+def generation_from_cluster_config(doc: Any) -> Generation | None:
+    """The generation `GET /api/config/scowCluster` shows, for portals that serve no OpenAPI document.
+
+    main publishes `ai.train` (its per-cluster time limit) for every AI cluster; 0.5.4's entries carry only
+    `ai.devHost` and `ai.clusterPublicPath`. None when the answer is not that route's.
+    """
+    if not isinstance(doc, Mapping) or not doc:
+        return None
+    ai = [c["ai"] for c in doc.values() if isinstance(c, Mapping) and isinstance(c.get("ai"), Mapping)]
+    if not ai:
+        return None
+    return Generation.MAIN if any("train" in a for a in ai) else Generation.RELEASE_0_5_4

@@ -75,6 +75,9 @@ class Portal:
         self.faults = Faults()
         self.requests: Counter[str] = Counter()
         self.closing = threading.Event()
+        # Whether GET /api/openapi.json answers: the file that serves it was not found in SCOW's source, so a
+        # real portal may well answer 404 (scowspec then probes GET /config/scowCluster).
+        self.serves_openapi = True
         self.token_idle_s = float(self.seed["token_idle_seconds"] if token_idle_s is None else token_idle_s)
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -118,7 +121,7 @@ class Portal:
         if not path.startswith(BASE + "/"):
             raise Rejected(404, "NOT_FOUND", f"No route {path}")
         route = path[len(BASE) :]
-        if method == "GET" and route == "/openapi.json":  # public, like the portal's
+        if method == "GET" and route == "/openapi.json" and self.serves_openapi:  # public, like the portal's
             doc = openapi.document(self.profile)
             doc["paths"].update(self.serving.openapi_paths())
             return 200, doc
@@ -407,6 +410,9 @@ class Portal:
                         "route",
                     ):
                         setattr(self.faults, k, v)
+            return 200, {"ok": True}
+        if path == "/_sandbox/openapi" and method == "POST":
+            self.serves_openapi = bool((body or {}).get("serve", True))
             return 200, {"ok": True}
         if path == "/_sandbox/stats" and method == "GET":
             return 200, {"requests": dict(self.requests)}
