@@ -5,8 +5,8 @@
 3. plan 1,000 specs against 10,000 existing jobs: HTTP requests and CPU seconds (target < 2 s CPU);
 4. apply 100 submits to ONE cluster against the sandbox's real one-second job folders: 0 collisions, within
    1.15x of the one-submit-per-second floor;
-5. apply 100 submits spread over 10 clusters against 50 ms of portal latency, --parallelism 1 vs 10 (target ≥ 6×):
-   only submits to different clusters (and reads) run side by side.
+5. apply 100 submits to 100 clusters (one each) against 50 ms of portal latency, --parallelism 1 vs 10 (target
+   ≥ 6×): only submits to different clusters (and reads) run side by side.
 The portal is the sandbox, run as its own process on 127.0.0.1 (plan) or on a thread of this one (apply, where only
 wall time is measured).
 """
@@ -235,10 +235,10 @@ def bench_apply_one_cluster() -> None:
 def bench_apply_clusters() -> None:
     results = {}
     for parallelism in (1, 10):
-        took, requests, jobs, folders = _apply(100, 10, parallelism=parallelism, latency_ms=50)
+        took, requests, jobs, folders = _apply(100, 100, parallelism=parallelism, latency_ms=50)
         results[parallelism] = took
         print(
-            f"apply: 100 submits over 10 clusters, 50 ms latency, --parallelism {parallelism}: {took:.2f} s, "
+            f"apply: 100 submits to 100 clusters, 50 ms latency, --parallelism {parallelism}: {took:.2f} s, "
             f"{requests} HTTP requests, {jobs - folders} collisions"
         )
     print(f"apply speed-up across clusters with --parallelism 10: {results[1] / results[10]:.1f}x (target >= 6x)")

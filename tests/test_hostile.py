@@ -215,3 +215,13 @@ def test_token_appears_nowhere_but_the_auth_header(
     text += "".join(p.read_text("utf-8", "replace") for p in in_dir.rglob("*") if p.is_file())
     text += json.dumps(portal_env.portal.store.jobs("alice", "ai-k8s"))  # every body the portal received
     assert TOKEN not in text and TOKEN[::-1] not in text
+
+
+def test_a_project_file_refused_at_its_root_is_one_error_not_a_crash(cli: CLI, tmp_path: Path) -> None:
+    """make fuzz (seed 11, input 670): a merge key over a huge collection, refused at the document's root."""
+    project = tmp_path / "repo"
+    shutil.copytree(TESTDATA / "hostile-project", project)
+    (project / ".git").mkdir()
+    r = cli("validate", str(project / "specs"))
+    assert r.code == 3, r.err
+    assert "scowspec.yaml:" in r.out and "Internal error" not in r.out + r.err and "Traceback" not in r.err

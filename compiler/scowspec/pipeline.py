@@ -102,6 +102,8 @@ def load_project(path: Path) -> tuple[Project, list[Diagnostic]]:
         return Project(name, None), diags + problems
     # A typo is reported on its line; the project's other keys still apply to the specs.
     kept = without(doc.data, {d.path for d in problems if d.code != "required"})
+    if not isinstance(kept, dict):  # refused as a whole: no defaults apply
+        return Project(name, None), diags + problems
     return Project(name, replace(doc, data=kept)), diags + problems
 
 
