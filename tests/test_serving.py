@@ -264,3 +264,15 @@ def test_destroy_and_cancel_stop_this_projects_service(cli: CLI, project: Path, 
     stopped = cli("apply", "--destroy", "--yes")
     assert stopped.code == 0, stopped.out + stopped.err
     assert _services(sandbox, "RUNNING") == []
+
+
+def test_a_service_start_in_doubt_is_not_repeated(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    """A start whose answer never came, and whose service is not listed yet: a re-run (a CI retry) waits."""
+    from scowspec.apply.journal import Journal
+
+    assert cli("apply", "--yes").code == 0
+    name = _finish(sandbox)
+    Journal(project / ".scowspec" / "journal.json").begin(f"serve:{name}", "ai-k8s")
+    r = cli("apply", "--yes")
+    assert r.code == 5 and "in doubt" in r.out, r.out + r.err
+    assert _services(sandbox) == []

@@ -12,12 +12,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from scowspec.apply.executor import Outcome, SubmitGate, folders_to_make
-from scowspec.apply.journal import Journal
+from scowspec.apply.journal import GRACE_S, Journal, in_doubt
 from scowspec.errors import ConflictError, NotFoundError, PortalError, ScowspecError, TransportError
 from scowspec.plan.services import Registration, ServiceAction, ServiceChange, ServicePlan
 from scowspec.portal.types import Phase, RemoteJob
@@ -119,10 +120,20 @@ def _stop(portal: ServicePortal, job: RemoteJob) -> str:
 
 
 def _serve(portal: ServicePortal, journal: Journal, change: ServiceChange, gate: SubmitGate) -> ServiceResult:
-    assert change.payload is not None
+    if change.payload is None:  # plans are made again before apply; this only guards the type
+        return ServiceResult(change, Outcome.FAILED, "nothing to start: the change has no payload")
     key, cluster = journal_key(change), change.cluster
-    journal.begin(key, cluster)
+    earlier = journal.entry(key)
     existing = _find(portal, change)
+    if existing is None and earlier is not None and in_doubt(earlier, time.time()):
+        # An earlier start got no answer and the service is not listed yet: never start a second one.
+        return ServiceResult(
+            change,
+            Outcome.FAILED,
+            f"in doubt: a start at {earlier.get('since', '?')} got no answer and the service is not listed yet; "
+            f"not started again for up to {GRACE_S / 60:.0f} minutes",
+        )
+    journal.begin(key, cluster)
     if existing is not None:
         journal.end(key)
         return ServiceResult(
