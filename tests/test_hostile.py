@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scowspec.compile.command import JOB_EOF, PREPARE_EOF
+from scowspec.compile.command import JOB_EOF, POSTTRAIN_EOF, POSTTRAIN_PY_EOF, PREPARE_EOF
 from scowspec.sandbox.server import SandboxServer
 
 from .conftest import ROOT, TESTDATA, TOKEN, Run
@@ -46,12 +46,22 @@ PAYLOADS = {
     "crlf": "\r\ntouch PWNED\r\n",
     "heredoc-job": f"\n{JOB_EOF}\ntouch PWNED\n",
     "heredoc-prepare": f"\n{PREPARE_EOF}\ntouch PWNED\n",
+    "heredoc-posttrain": f"\n{POSTTRAIN_EOF}\ntouch PWNED\n{POSTTRAIN_PY_EOF}\n",
     "substitution": "$(touch PWNED)`touch PWNED`",
     "quotes": "'\"; touch PWNED; #",
     "separators": "\u2028\u0085touch PWNED",
     "unicode": "令牌😀\u202e",
 }
-STRING_FIELDS = ["train.default_system", "train.run_name", "dataset.file", "env.WEIRD", "image"]
+STRING_FIELDS = [
+    "train.default_system",
+    "train.run_name",
+    "dataset.file",
+    "env.WEIRD",
+    "image",
+    "verify.prompt",
+    "verify.system",
+    "verify.contains",
+]
 
 
 def _command_shape(command: str) -> dict[str, object]:
@@ -59,10 +69,21 @@ def _command_shape(command: str) -> dict[str, object]:
     lines = command.split("\n")
     assert lines.index("set -euo pipefail") == 2 and lines[0].startswith("# ") and lines[1].startswith("# ")
     assert lines.count(JOB_EOF) == 1 and lines.count(PREPARE_EOF) == 1
+    assert lines.count(POSTTRAIN_EOF) <= 1 and lines.count(POSTTRAIN_PY_EOF) <= 1
     opener = lines.index(f"cat > \"$JOB_FILE\" <<'{JOB_EOF}'")
     job: dict[str, object] = json.loads("\n".join(lines[opener + 1 : lines.index(JOB_EOF)]))
     assert subprocess.run(["bash", "-n"], input=command, text=True, check=False).returncode == 0
     return job
+
+
+def _strings_in(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings_in(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings_in(v)]
+    return []
 
 
 @pytest.mark.parametrize("payload", PAYLOADS.values(), ids=PAYLOADS.keys())
@@ -89,11 +110,20 @@ def test_string_fields_cannot_inject(cli: CLI, in_dir: Path, field: str, payload
         text = text.replace("file: identity.json", f"file: {value}")
     elif section == "image":
         text += f"image: {value}\n"
+    elif section == "verify":
+        prompt = {"prompt": "Who are you?", "contains": "PKU"} | {key: payload}
+        text += f"verify: {{prompts: [{json.dumps(prompt)}]}}\n"
     (in_dir / "s.yaml").write_text(text, "utf-8")
     r = cli("compile", "--offline", "s.yaml")
     _no_crash(r)
     if r.code == 0:  # refused values are fine; accepted ones must arrive as written
-        _command_shape(json.loads(r.out)["command"])
+        command = json.loads(r.out)["command"]
+        _command_shape(command)
+        if section == "verify":
+            lines = command.split("\n")
+            opener = next(i for i, line in enumerate(lines) if line.endswith(f"<<'{POSTTRAIN_EOF}'"))
+            posttrain = json.loads("\n".join(lines[opener + 1 : lines.index(POSTTRAIN_EOF)]))
+            assert payload in set(_strings_in(posttrain)), "the value reaches the verify step verbatim"
 
 
 # -- operational inputs ----------------------------------------------------------------------------------------
