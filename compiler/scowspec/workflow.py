@@ -23,6 +23,8 @@ from scowspec.plan.service import build_plan, clusters_of, observe
 from scowspec.portal.client import PortalClient
 from scowspec.portal.settings import from_env
 from scowspec.portal.types import Phase, RemoteJob
+from scowspec.report.outputs import UNVERIFIED, JobOutputs, Verdict
+from scowspec.report.readback import outputs_of_many
 
 STATE_DIR = ".scowspec"
 
@@ -134,15 +136,29 @@ class SpecStatus:
     job_name: str  # the current digest's job name
     jobs: tuple[RemoteJob, ...]  # newest first
     tensorboard: dict[int, str]
+    outputs: JobOutputs | None = None  # of `shown`, read back through the file routes
 
     @property
     def current(self) -> RemoteJob | None:
         return next((j for j in self.jobs if j.name == self.job_name), None)
 
     @property
+    def shown(self) -> RemoteJob | None:
+        """The job whose progress and verdict status shows: the current one, else the newest."""
+        return self.current or (self.jobs[0] if self.jobs else None)
+
+    @property
+    def verdict(self) -> Verdict:
+        job = self.shown
+        return self.outputs.verdict(job.phase) if self.outputs and job else Verdict.NONE
+
+    @property
     def needs_attention(self) -> bool:
+        """The current job failed or was cancelled, or it completed and its verification failed or is missing."""
         cur = self.current
-        return cur is not None and cur.phase is Phase.FAILED
+        if cur is None:
+            return False
+        return cur.phase is Phase.FAILED or (cur.phase is Phase.SUCCEEDED and self.verdict in UNVERIFIED)
 
 
 def status(paths: list[Path]) -> tuple[Compiled, list[SpecStatus], datetime]:
@@ -169,6 +185,13 @@ def status(paths: list[Path]) -> tuple[Compiled, list[SpecStatus], datetime]:
                 if url:
                     boards[j.job_id] = url
         out.append(SpecStatus(job.spec.name, job.spec.file, job.job_name, tuple(mine), boards))
+    # Progress and verdicts, read in parallel: of the current job (its compiled payload stands in for a missing
+    # submission record), else of the newest.
+    payloads = {job.job_name: job.payload for job in compiled.jobs}
+    shown = [(s, s.shown) for s in out]
+    read = outputs_of_many(client, [(j, payloads.get(j.name)) for _, j in shown if j is not None])
+    found = iter(read)
+    out = [replace(s, outputs=next(found)) if j is not None else s for s, j in shown]
     return compiled, out, datetime.now(UTC)
 
 
