@@ -44,12 +44,13 @@ def _root(
 
 def _register() -> None:
     # Imported here so that `scowspec --version` stays a cold start of a few imports.
-    from scowspec.cli import authoring, core, gitops, sandbox
+    from scowspec.cli import authoring, core, follow, gitops, sandbox
 
     core.register(app)
     gitops.register(app)
     authoring.register(app)
     sandbox.register(app)
+    follow.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

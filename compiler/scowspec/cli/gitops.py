@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
-from scowspec import workflow
+from scowspec import follow, workflow
 from scowspec.apply.executor import ApplyResult, Outcome
 from scowspec.apply.lock import apply_lock
+from scowspec.cli import follow as follow_cli
+from scowspec.cli.follow import IntervalOpt
 from scowspec.cli.options import (
     ApplyFormat,
     ApplyOutput,
@@ -24,6 +26,8 @@ from scowspec.errors import RefusedError, UsageError
 from scowspec.exitcodes import ExitCode
 from scowspec.load import files
 from scowspec.plan import planfile
+from scowspec.plan.model import Plan
+from scowspec.portal.client import PortalClient
 from scowspec.render import Output
 from scowspec.render import apply as apply_view
 from scowspec.render import diagnostics as diag_view
@@ -137,8 +141,37 @@ def apply(
     replace: ReplaceOpt = None,
     prune: PruneOpt = False,
     allow_mass_cancel: MassOpt = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Then follow the specs' jobs to their end (exit code: their outcome).")
+    ] = False,
+    interval: IntervalOpt = 10.0,
 ) -> int:
-    """Make the portal match the specs: plan, show, confirm, then submit, replace and cancel jobs."""
+    """Make the portal match the specs: plan, show, confirm, then submit, replace and cancel jobs.
+
+    With --wait, then follow each spec's current job like `watch`: exit 0 when all completed and verified, 2 when
+    one failed, was cancelled or is not verified.
+    """
+    code, the_plan, client = _apply(
+        paths, plan_file, yes, parallelism, lock_timeout, output_choice, target, replace, prune, allow_mass_cancel
+    )
+    if not wait or code != ExitCode.OK or the_plan is None or client is None:
+        return code
+    jobs = follow.jobs_of_plan(client, the_plan)
+    return follow_cli.wait_for(client, jobs, interval, to_stderr=output_choice is ApplyFormat.JSON)
+
+
+def _apply(
+    paths: list[Path] | None,
+    plan_file: Path | None,
+    yes: bool,
+    parallelism: int,
+    lock_timeout: float,
+    output_choice: ApplyFormat,
+    target: list[str] | None,
+    replace: list[str] | None,
+    prune: bool,
+    allow_mass_cancel: bool,
+) -> tuple[int, Plan | None, PortalClient | None]:
     output = as_output(output_choice)
     progress = None if output is Output.JSON else (lambda r: typer.echo(apply_view.line(r)))
     if plan_file is not None:
@@ -146,18 +179,17 @@ def apply(
             raise UsageError("--plan applies a saved plan exactly: it takes no paths, --target, --replace or --prune")
         saved = planfile.loads(files.read_text(plan_file), str(plan_file))
         folder = workflow.state_dir([])
+        client = workflow.client_for_plan(saved)
         with apply_lock(folder, lock_timeout):
-            result = workflow.execute(
-                saved, workflow.client_for_plan(saved), folder, parallelism=parallelism, progress=progress
-            )
-        return _finish(result, output)
+            result = workflow.execute(saved, client, folder, parallelism=parallelism, progress=progress)
+        return _finish(result, output), saved, client
     spec_paths = paths_or_default(paths)
     folder = workflow.state_dir(spec_paths)
     # Plan under the lock: a second apply started meanwhile plans against what the first one did.
     with apply_lock(folder, lock_timeout):
         planned = _planned(spec_paths, target, replace, prune, allow_mass_cancel)
         if planned.plan is None or planned.client is None:
-            return ExitCode.INVALID
+            return ExitCode.INVALID, None, None
         p = planned.plan
         if output is not Output.JSON:
             typer.echo(plan_view.text(p), nl=False)
@@ -166,10 +198,10 @@ def apply(
         if not p.has_changes:
             if output is Output.JSON:
                 typer.echo(apply_view.json_text(ApplyResult(()), ExitCode.OK), nl=False)
-            return ExitCode.OK
+            return ExitCode.OK, p, planned.client
         _confirm(yes, p.cancels_running)
         result = workflow.execute(p, planned.client, folder, parallelism=parallelism, progress=progress)
-    return _finish(result, output)
+    return _finish(result, output), p, planned.client
 
 
 def status(
