@@ -135,10 +135,19 @@ def test_lost_outputs_are_said_plainly(cli: CLI, project: Path, sandbox: Sandbox
         assert r.code == 0 and "verify: passed" in r.out and out["lost"] is None and code == 0
 
 
-def later(seconds: float, fn: Callable[[], object]) -> threading.Timer:
-    timer = threading.Timer(seconds, fn)
-    timer.start()
-    return timer
+def force_later(sandbox: SandboxServer, seconds: float, state: str) -> threading.Thread:
+    """Force alice's one job into `state` `seconds` after it exists (a slow apply may submit it late)."""
+
+    def run() -> None:
+        deadline = time.monotonic() + 60
+        while not jobs(sandbox) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(seconds)
+        admin(sandbox, f"jobs/{jobs(sandbox)[0]['jobId']}/state", {"state": state})
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
 
 
 @pytest.mark.parametrize(
@@ -154,7 +163,7 @@ def test_watch_ends_with_the_outcome(
 ) -> None:
     job_id = applied(cli, sandbox)
     admin(sandbox, f"jobs/{job_id}/verify", {"verdict": verdict})
-    timer = later(1.2, lambda: admin(sandbox, f"jobs/{job_id}/state", {"state": state}))
+    timer = force_later(sandbox, 1.2, state)
     r = cli("watch", "ident", "--interval", "0.2")
     timer.join()
     assert r.code == code, r.out + r.err
@@ -168,7 +177,7 @@ def test_watch_ends_with_the_outcome(
 
 
 def test_apply_wait_follows_the_submitted_job(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
-    timer = later(1.5, lambda: admin(sandbox, f"jobs/{jobs(sandbox)[0]['jobId']}/state", {"state": "COMPLETED"}))
+    timer = force_later(sandbox, 1.0, "COMPLETED")
     r = cli("apply", "--yes", "--wait", "--interval", "0.2")
     timer.join()
     assert r.code == 0, r.out + r.err

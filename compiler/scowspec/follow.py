@@ -54,8 +54,9 @@ def exit_code(finals: Sequence[Snapshot]) -> ExitCode:
 def find_job(client: PortalClient, clusters: tuple[str, ...], name: str, job_id: int | None = None) -> RemoteJob:
     """A spec's newest job, a job by name, or job `job_id`."""
     jobs = observe(client, clusters).jobs
-    mine = [j for j in jobs if j.job_id == job_id] if job_id is not None else []
-    if job_id is None:
+    if job_id is not None:
+        mine = [j for j in jobs if j.job_id == job_id]
+    else:
         mine = [j for j in jobs if j.name == name or spec_of(j.name) == name]
     if not mine:
         raise UsageError(f"no job of `{name}` on {', '.join(clusters) or 'the portal'}")
