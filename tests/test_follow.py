@@ -136,11 +136,12 @@ def test_lost_outputs_are_said_plainly(cli: CLI, project: Path, sandbox: Sandbox
 
 
 def force_later(sandbox: SandboxServer, seconds: float, state: str) -> threading.Thread:
-    """Force alice's one job into `state` `seconds` after it exists (a slow apply may submit it late)."""
+    """Force alice's one job into `state` `seconds` after the watcher first looked at it (a loaded machine may
+    take a while to submit it or to start watching)."""
 
     def run() -> None:
         deadline = time.monotonic() + 60
-        while not jobs(sandbox) and time.monotonic() < deadline:
+        while sandbox.portal.requests["GET /appSession"] == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(seconds)
         admin(sandbox, f"jobs/{jobs(sandbox)[0]['jobId']}/state", {"state": state})
