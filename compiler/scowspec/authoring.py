@@ -220,11 +220,13 @@ CI_FILES: Mapping[CiSystem, tuple[tuple[str, str], ...]] = {
     CiSystem.GITHUB: (
         (".github/workflows/scowspec.yml", "github-scowspec.yml"),
         ("ci/scowspec-ci.sh", "scowspec-ci.sh"),
+        ("ci/scowspec_report.py", "scowspec_report.py"),
     ),
     CiSystem.GITLAB: (
         (".gitlab-ci.yml", "gitlab-ci.yml"),
         ("ci/scowspec-ci.sh", "scowspec-ci.sh"),
         ("ci/gitlab_note.py", "gitlab_note.py"),
+        ("ci/scowspec_report.py", "scowspec_report.py"),
     ),
 }
 REQUIREMENTS = "ci/requirements.txt"

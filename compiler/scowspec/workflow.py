@@ -36,6 +36,8 @@ from scowspec.plan.services_io import ServiceStatus
 from scowspec.portal.client import PortalClient
 from scowspec.portal.project_home import cancelled_by_scowspec, record_cancels
 from scowspec.portal.types import Phase, RemoteJob
+from scowspec.report.outputs import UNVERIFIED, JobOutputs, Verdict
+from scowspec.report.readback import outputs_of_many
 
 STATE_DIR = ".scowspec"
 
@@ -418,16 +420,30 @@ class SpecStatus:
     tensorboard: dict[int, str]
     service: ServiceStatus | None = None  # the running service of `serve:`
     serving: bool = False  # the spec has `serve:`
+    outputs: JobOutputs | None = None  # of `shown`, read back through the file routes
 
     @property
     def current(self) -> RemoteJob | None:
         return next((j for j in self.jobs if j.name == self.job_name), None)
 
     @property
+    def shown(self) -> RemoteJob | None:
+        """The job whose progress and verdict status shows: the current one, else the newest."""
+        return self.current or (self.jobs[0] if self.jobs else None)
+
+    @property
+    def verdict(self) -> Verdict:
+        job = self.shown
+        return self.outputs.verdict(job.phase) if self.outputs and job else Verdict.NONE
+
+    @property
     def needs_attention(self) -> bool:
-        """The current version never ran (no job) or its job failed or was cancelled."""
+        """The current version never ran (no job), its job failed or was cancelled, or it completed and its
+        verification failed or is missing."""
         cur = self.current
-        return cur is None or cur.phase is Phase.FAILED
+        if cur is None:
+            return True
+        return cur.phase is Phase.FAILED or (cur.phase is Phase.SUCCEEDED and self.verdict in UNVERIFIED)
 
 
 def status(paths: list[Path]) -> tuple[Compiled, list[SpecStatus], datetime]:
@@ -461,6 +477,13 @@ def status(paths: list[Path]) -> tuple[Compiled, list[SpecStatus], datetime]:
                 job.spec.name, job.spec.file, job.job_name, tuple(mine), boards, service, job.spec.serve is not None
             )
         )
+    # Progress and verdicts, read in parallel: of the current job (its compiled payload stands in for a missing
+    # submission record), else of the newest.
+    payloads = {job.job_name: job.payload for job in compiled.jobs}
+    shown = [(s, s.shown) for s in out]
+    read = outputs_of_many(client, [(j, payloads.get(j.name)) for _, j in shown if j is not None])
+    found = iter(read)
+    out = [replace(s, outputs=next(found)) if j is not None else s for s, j in shown]
     return compiled, out, datetime.now(UTC)
 
 

@@ -56,13 +56,14 @@ def _register() -> None:
     if _registered:
         return
     _registered.append(True)
-    from scowspec.cli import authoring, conventions, core, doctor, gitops, sandbox
+    from scowspec.cli import authoring, conventions, core, doctor, follow, gitops, sandbox
 
     core.register(app)
     gitops.register(app)
     authoring.register(app)
     sandbox.register(app)
     doctor.register(app)
+    follow.register(app)
     conventions.apply(app)
 
 

@@ -21,12 +21,22 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "scowspec plan --out plan.json --detailed-exitcode",
         "scowspec plan -o markdown --target qwen25-pku-identity",
     ),
-    "apply": ("scowspec apply", "scowspec apply --plan plan.json --yes", "scowspec apply --prune --parallelism 4"),
+    "apply": (
+        "scowspec apply",
+        "scowspec apply --plan plan.json --yes",
+        "scowspec apply --prune --parallelism 4",
+        "scowspec apply --yes --wait",
+    ),
     "status": ("scowspec status", "scowspec status --check -o json"),
     "logs": (
         "scowspec logs qwen25-pku-identity",
         "scowspec logs qwen25-pku-identity -f --pod 0",
         "scowspec logs qwen25-pku-identity --job 1234 --tail 100",
+    ),
+    "watch": ("scowspec watch qwen25-pku-identity", "scowspec watch qwen25-pku-identity --job 1234 --interval 30"),
+    "report": (
+        "scowspec report qwen25-pku-identity > report.md",
+        "scowspec report qwen25-pku-identity --png loss.png",
     ),
     "cancel": ("scowspec cancel qwen25-pku-identity", "scowspec cancel qwen25-pku-identity --yes"),
     "doctor": ("scowspec doctor", "scowspec doctor -o json"),

@@ -7,10 +7,12 @@ from typing import Annotated
 
 import typer
 
+from scowspec import follow, workflow
 from scowspec import logs as joblogs
-from scowspec import workflow
 from scowspec.apply.executor import ApplyResult, Outcome
 from scowspec.apply.lock import apply_lock
+from scowspec.cli import follow as follow_cli
+from scowspec.cli.follow import IntervalOpt
 from scowspec.cli.options import (
     ApplyFormat,
     ApplyOutput,
@@ -25,6 +27,8 @@ from scowspec.errors import RefusedError, UsageError
 from scowspec.exitcodes import ExitCode
 from scowspec.load import files
 from scowspec.plan import planfile
+from scowspec.plan.model import Plan
+from scowspec.portal.client import PortalClient
 from scowspec.render import Output
 from scowspec.render import apply as apply_view
 from scowspec.render import diagnostics as diag_view
@@ -173,7 +177,7 @@ def _apply_specs(
     lock_timeout: float,
     output: Output,
     saved: planfile.Saved | None = None,
-) -> int:
+) -> tuple[int, Plan | None, PortalClient | None]:
     """Plan and apply under both locks: this clone's, then the project's on the portal (every clone's).
 
     With a saved plan, the plan is made again and must equal it (the file alone is never trusted)."""
@@ -185,7 +189,7 @@ def _apply_specs(
     with apply_lock(folder, lock_timeout):
         prepared = _prepared(spec_paths)
         if prepared.client is None:
-            return ExitCode.INVALID
+            return ExitCode.INVALID, None, None
         with workflow.project_lock(prepared.client, prepared.lock_cluster, prepared.project, lock_timeout):
             if saved is not None:
                 planned = workflow.replan(saved, prepared, request)
@@ -201,7 +205,7 @@ def _apply_specs(
                 workflow.settle(folder, p)
                 if output is Output.JSON:
                     typer.echo(apply_view.json_text(ApplyResult(()), ExitCode.OK), nl=False)
-                return ExitCode.OK
+                return ExitCode.OK, p, planned.client
             _confirm(yes, p.cancels_running)
             result = workflow.execute(
                 p,
@@ -211,7 +215,7 @@ def _apply_specs(
                 progress=progress,
                 service_progress=service_progress,
             )
-    return _finish(result, output)
+    return _finish(result, output), p, planned.client
 
 
 def apply(
@@ -231,8 +235,16 @@ def apply(
     allow_over_budget: BudgetOpt = False,
     adopt_legacy_jobs: AdoptOpt = False,
     show_foreign: ForeignOpt = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Then follow the specs' jobs to their end (exit code: their outcome).")
+    ] = False,
+    interval: IntervalOpt = 10.0,
 ) -> int:
-    """Make the portal match the specs: plan, show, confirm, then submit, replace and cancel jobs."""
+    """Make the portal match the specs: plan, show, confirm, then submit, replace and cancel jobs.
+
+    With --wait, then follow each spec's current job like `watch`: exit 0 when all completed and verified, 2 when
+    one failed, was cancelled or is not verified.
+    """
     output = as_output(output_choice)
     if plan_file is not None:
         if paths or target or replace or prune or destroy:
@@ -242,22 +254,32 @@ def apply(
         saved = planfile.loads(files.read_text(plan_file), str(plan_file))
         spec_paths = [Path(p) for p in saved.request.paths] or paths_or_default(None)
         request = workflow.request_of(saved, allow_mass_cancel, allow_over_budget)
-        return _apply_specs(
+        code, the_plan, client = _apply_specs(
             spec_paths, request, yes=yes, parallelism=parallelism, lock_timeout=lock_timeout, output=output, saved=saved
         )
-    request = workflow.PlanRequest(
-        frozenset(target or ()),
-        frozenset(replace or ()),
-        prune,
-        allow_mass_cancel,
-        destroy=destroy,
-        allow_over_budget=allow_over_budget,
-        adopt_legacy=adopt_legacy_jobs,
-        show_foreign=show_foreign,
-    )
-    return _apply_specs(
-        paths_or_default(paths), request, yes=yes, parallelism=parallelism, lock_timeout=lock_timeout, output=output
-    )
+    else:
+        request = workflow.PlanRequest(
+            frozenset(target or ()),
+            frozenset(replace or ()),
+            prune,
+            allow_mass_cancel,
+            destroy=destroy,
+            allow_over_budget=allow_over_budget,
+            adopt_legacy=adopt_legacy_jobs,
+            show_foreign=show_foreign,
+        )
+        code, the_plan, client = _apply_specs(
+            paths_or_default(paths),
+            request,
+            yes=yes,
+            parallelism=parallelism,
+            lock_timeout=lock_timeout,
+            output=output,
+        )
+    if not wait or code != ExitCode.OK or the_plan is None or client is None:
+        return code
+    jobs = follow.jobs_of_plan(client, the_plan)
+    return follow_cli.wait_for(client, jobs, interval, to_stderr=output_choice is ApplyFormat.JSON)
 
 
 def cancel(
@@ -277,7 +299,7 @@ def cancel(
         destroy_reason=f"scowspec cancel {name}",
         adopt_legacy=adopt_legacy_jobs,
     )
-    return _apply_specs(
+    code, _, _ = _apply_specs(
         paths_or_default(paths),
         request,
         yes=yes,
@@ -285,6 +307,7 @@ def cancel(
         lock_timeout=lock_timeout,
         output=as_output(output_choice),
     )
+    return code
 
 
 def status(

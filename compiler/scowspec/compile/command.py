@@ -134,3 +134,19 @@ def _after_training(spec: FineTuneSpec) -> list[str]:
         '"$PY" "$JOB_DIR/config/posttrain.py" "$JOB_DIR"',
         "fi",
     ]
+
+
+def posttrain_of(command: str) -> dict[str, Any] | None:
+    """The post-training description a command carries (the inverse of `_after_training`), or None: a command
+    scowspec did not write, or one with nothing after training. Readers of a job (status, the sandbox) use it."""
+    opener = f"<<'{POSTTRAIN_EOF}'\n"
+    start = command.find(opener)
+    if start < 0:
+        return None
+    start += len(opener)
+    end = command.find(f"\n{POSTTRAIN_EOF}\n", start - 1)
+    try:
+        found = json.loads(command[start:end]) if end >= 0 else None
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None

@@ -90,3 +90,12 @@ def write_text(path: Path, text: str) -> None:
         path.write_text(text, "utf-8")
     except OSError as exc:
         raise UsageError(f"{display(path)}: cannot write: {exc.strerror}") from exc
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write binary `path` (creating its folders): a report's loss-curve PNG."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"{display(path)}: cannot write: {exc.strerror}") from exc

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+from scowspec.portal.types import RemoteJob
+from scowspec.report.outputs import JobOutputs, Verdict
 from scowspec.report.trainlog import TrainLog
 from scowspec.report.verifyfile import VerifyReport
 
 BARS = "▁▂▃▄▅▆▇█"
+NO_VERIFY = "No verify.json (the spec has no `verify:` block)."
 RUNS = {"trained": "trained model", "nextchat": "NextChat's system prompt", "base": "base model (control)"}
 
 
@@ -64,5 +67,21 @@ def _verify_section(rep: VerifyReport) -> list[str]:
 
 def report_markdown(job: str, log: TrainLog, verify: VerifyReport | None) -> str:
     lines = [f"### scowspec report: `{job}`", "", *_loss_section(log), ""]
-    lines += _verify_section(verify) if verify is not None else ["No verify.json (the spec has no `verify:` block)."]
+    lines += _verify_section(verify) if verify is not None else [NO_VERIFY]
     return "\n".join(lines) + "\n"
+
+
+def job_report(job: RemoteJob, outputs: JobOutputs) -> str:
+    """`report NAME`: the job's state first, then its loss and verify sections (or why there are none)."""
+    lines = [f"### scowspec report: `{job.name}`", "", f"Job {job.job_id} on `{job.cluster}`: **{job.state}**."]
+    lines += [f"\n> {note}" for note in outputs.notes]
+    if outputs.log is None:
+        if outputs.place.job_dir is not None:
+            lines += ["", "No trainer_log.jsonl yet."]
+        return "\n".join(lines) + "\n"
+    body = report_markdown(job.name, outputs.log, outputs.verify).split("\n", 2)[2]  # its own title left out
+    if outputs.verify is None and outputs.place.expects_verify:
+        verdict = outputs.verdict(job.phase)
+        why = "the job has not finished" if verdict is Verdict.PENDING else "the job ended without a verify.json"
+        body = body.replace(NO_VERIFY, f"**Verification: {verdict.value}** ({why}).")
+    return "\n".join(lines) + "\n\n" + body

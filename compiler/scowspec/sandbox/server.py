@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from scowspec.portal.profile import PROFILES, Generation, Profile
-from scowspec.sandbox import checks, files, openapi, serving
+from scowspec.sandbox import checks, files, joboutputs, openapi, serving
 from scowspec.sandbox.checks import Rejected
 from scowspec.sandbox.files import Raw
 from scowspec.sandbox.store import Clock, Store
@@ -129,6 +129,9 @@ class Portal:
         if method == "GET" and route == "/auth/userInfo":
             return 200, {"user": {"identityId": user["id"], "name": user["id"], "token": "***"}}
         if route.startswith("/file/"):
+            asked = (body if method == "POST" and isinstance(body, dict) else query).get("path")
+            if isinstance(asked, str) and asked.startswith("/"):  # a job's files, up to its clock
+                joboutputs.refresh(self.store, self.profile, user, asked, self.seed.get("verify_verdict", "passed"))
             return 200, files.route(self.store, user, method, route, query, body)
         if method == "POST" and route == "/appSessions/list":
             return 200, self.list_sessions(user, body)
@@ -349,6 +352,7 @@ class Portal:
         out.update(self.serving.detail(job))
         # Always present (job.go GetJobById); node and port only once the TensorBoard service has its NodePort.
         out["tensorBoardInfo"] = {"node": "", "port": 0}
+        out["podInfo"] = joboutputs.pod_info(job)
         if job["body"].get("tensorBoardDataPath") and job["state"] == "RUNNING":
             out["tensorBoardInfo"] = {"node": "node-1", "port": 30000 + job_id % 1000}
         return out
@@ -420,6 +424,14 @@ class Portal:
             return 200, self.serving.admin(body)
         if (m := re.fullmatch(r"/_sandbox/jobs/(\d+)/state", path)) and method == "POST":
             self.store.force_state(int(m.group(1)), str((body or {}).get("state", "FAILED")))
+            return 200, {"ok": True}
+        if (m := re.fullmatch(r"/_sandbox/jobs/(\d+)/verify", path)) and method == "POST":
+            # The verdict the job's verify step will write: passed, failed or error.
+            job = self.store.job(int(m.group(1)))
+            if job is None:
+                raise Rejected(404, "NOT_FOUND", f"Job {m.group(1)} is not found")
+            verdict = str((body or {}).get("verdict", "failed"))
+            self.store.replace_body(job["jobId"], {**job["body"], joboutputs.VERDICT_KEY: verdict})
             return 200, {"ok": True}
         raise Rejected(404, "NOT_FOUND", f"No admin route {method} {path}")
 

@@ -129,6 +129,18 @@ class Store:
             row = self._db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return self._row(row, time.time()) if row else None
 
+    def jobs_named(self, user: str, names: list[str]) -> list[dict[str, Any]]:
+        """The user's jobs (listed or not) with one of these names."""
+        if not names:
+            return []
+        now = time.time()
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE user = ? AND name IN ({', '.join('?' * len(names))})",
+                (user, *names),
+            ).fetchall()
+        return [self._row(r, now) for r in rows]
+
     def force_state(self, job_id: int, state: str) -> None:
         with self._lock:
             self._db.execute("UPDATE jobs SET forced_state = ?, ended = ? WHERE id = ?", (state, time.time(), job_id))

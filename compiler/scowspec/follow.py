@@ -1,0 +1,112 @@
+"""Following jobs until they end (`watch`, `apply --wait`) and reading one job's results (`report`), without printing.
+
+Each poll reads the job's detail (state, pods) and its trainer_log.jsonl; once the job ended, its verify.json.
+The outcome is what the job did, verification included: 0 for completed and verified, 2 otherwise. Watching never
+changes a job: an interrupted watch leaves it running.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from scowspec.compile.service import connect
+from scowspec.errors import UsageError
+from scowspec.exitcodes import ExitCode
+from scowspec.pipeline import load_specs
+from scowspec.plan.identity import spec_of
+from scowspec.plan.model import Action, Plan
+from scowspec.plan.service import clusters_of, observe
+from scowspec.portal.client import PortalClient
+from scowspec.portal.types import Phase, RemoteJob
+from scowspec.report.outputs import JobOutputs, Place, Verdict
+from scowspec.report.readback import locate, read_outputs
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    job: RemoteJob  # its state as of this poll
+    pods: tuple[tuple[str, str], ...]  # (pod name, pod status)
+    outputs: JobOutputs
+
+    @property
+    def ended(self) -> bool:
+        return self.job.phase is not Phase.ACTIVE
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.outputs.verdict(self.job.phase)
+
+    @property
+    def succeeded(self) -> bool:
+        """Completed, and its verification (if any) passed."""
+        return self.job.phase is Phase.SUCCEEDED and self.verdict in (Verdict.PASSED, Verdict.NONE)
+
+
+def exit_code(finals: Sequence[Snapshot]) -> ExitCode:
+    """0 when every job completed and verified; 2 when one failed, was cancelled or is not verified."""
+    return ExitCode.OK if all(s.succeeded for s in finals) else ExitCode.CHANGES
+
+
+def find_job(client: PortalClient, clusters: tuple[str, ...], name: str, job_id: int | None = None) -> RemoteJob:
+    """A spec's newest job, a job by name, or job `job_id`."""
+    jobs = observe(client, clusters).jobs
+    if job_id is not None:
+        mine = [j for j in jobs if j.job_id == job_id]
+    else:
+        mine = [j for j in jobs if j.name == name or spec_of(j.name) == name]
+    if not mine:
+        raise UsageError(f"no job of `{name}` on {', '.join(clusters) or 'the portal'}")
+    return max(mine, key=lambda j: (j.submit_time, j.job_id))
+
+
+def connect_and_find(paths: list[Path], name: str, job_id: int | None = None) -> tuple[PortalClient, RemoteJob]:
+    loaded = load_specs(paths)
+    client = connect(loaded)
+    return client, find_job(client, clusters_of(loaded), name, job_id)
+
+
+def snapshot(client: PortalClient, job: RemoteJob, place: Place) -> Snapshot:
+    detail = client.job_detail(job)
+    state = str(detail.get("state") or job.state)
+    pods = tuple(
+        (str(p.get("podName", p.get("podId", "?"))), str(p.get("podStatus", "?")))
+        for p in detail.get("podInfo", []) or []
+        if isinstance(p, Mapping)
+    )
+    now = replace(job, state=state)
+    return Snapshot(now, pods, read_outputs(client, now, place))
+
+
+def follow(
+    client: PortalClient,
+    jobs: Sequence[tuple[RemoteJob, Mapping[str, Any] | None]],
+    interval_s: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[list[Snapshot]]:
+    """Every job's snapshot, each `interval_s`, until all of them ended (the last list yielded is final)."""
+    places = [locate(client, job, fallback) for job, fallback in jobs]
+    current = [job for job, _ in jobs]
+    while True:
+        snaps = [snapshot(client, job, place) for job, place in zip(current, places, strict=True)]
+        yield snaps
+        if all(s.ended for s in snaps):
+            return
+        current = [s.job for s in snaps]
+        sleep(interval_s)
+
+
+def jobs_of_plan(client: PortalClient, the_plan: Plan) -> list[tuple[RemoteJob, Mapping[str, Any] | None]]:
+    """After an apply: the newest job of each name the plan wants (submitted, replaced or unchanged), with the
+    payload it submitted where it did."""
+    wanted: dict[str, Mapping[str, Any] | None] = {
+        c.job_name: c.desired.payload if c.desired else None for c in the_plan.changes if c.action is not Action.CANCEL
+    }
+    found: dict[str, RemoteJob] = {}
+    for job in observe(client, the_plan.clusters).jobs:
+        if job.name in wanted and (job.name not in found or job.job_id > found[job.name].job_id):
+            found[job.name] = job
+    return [(job, wanted[name]) for name, job in sorted(found.items())]
