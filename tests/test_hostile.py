@@ -255,3 +255,17 @@ def test_a_project_file_refused_at_its_root_is_one_error_not_a_crash(cli: CLI, t
     r = cli("validate", str(project / "specs"))
     assert r.code == 3, r.err
     assert "scowspec.yaml:" in r.out and "Internal error" not in r.out + r.err and "Traceback" not in r.err
+
+
+@pytest.mark.parametrize("output", ["text", "github", "json"])
+def test_control_characters_from_a_spec_never_reach_the_terminal_raw(cli: CLI, in_dir: Path, output: str) -> None:
+    """fuzz-findings.md #12: an OSC title sequence, BEL, NEL, CSI and a bidi override in a key."""
+    shutil.copy(TESTDATA / "scowspec.yaml", in_dir / "scowspec.yaml")
+    key = "\x1b]0;pwned\x07 FAKE: all specs valid\x85\x9b2J\u202e"
+    (in_dir / "s.yaml").write_text(
+        BASE.replace("train: {template: qwen}", f"train: {{template: qwen, {json.dumps(key)}: 1}}"), "utf-8"
+    )
+    r = cli("validate", "-o", output, "s.yaml")
+    assert r.code == 3, r.out + r.err
+    shown = r.out + r.err
+    assert "pwned" in shown and not any(c in shown for c in "\x1b\x07\x85\x9b\u202e")

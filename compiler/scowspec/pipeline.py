@@ -60,7 +60,9 @@ def check_text(text: str, file: str, project: Project | None) -> tuple[FineTuneS
     diags += problems
     if not isinstance(doc.data, dict):
         return None, diags
-    rejected = {d.path for d in problems if d.code != "required"}
+    # Values the schema refused by their type or shape are left out for the rules; one that only failed a pattern
+    # (`format`) keeps its place, so the rules do not also report it missing.
+    rejected = {d.path for d in problems if d.code not in ("required", "format")}
     project_doc = project.doc if project else None
     kept = without(doc.data, rejected | unreadable)
     if not isinstance(kept, dict):  # the whole document was refused (a limit reached at its root)

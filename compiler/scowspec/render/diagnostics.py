@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from typing import Any
 
 from scowspec.diagnostics import Diagnostic, Report
 from scowspec.render import FORMAT_VERSION
 
 
+def printable(text: str) -> str:
+    """Text for a terminal or a CI log: control and format characters from a spec (ESC, BEL, NEL, DEL, CSI,
+    bidi overrides) are shown as escapes, so a spec cannot retitle a terminal, fake a line or reorder one."""
+    return "".join(
+        ch if ch == "\n" or unicodedata.category(ch) not in ("Cc", "Cf") else ch.encode("unicode_escape").decode()
+        for ch in text
+    )
+
+
 def line(d: Diagnostic) -> str:
-    where = d.file or "scowspec"
+    where = printable(d.file or "scowspec")
     if d.span is not None:
         where += f":{d.span.start.line}:{d.span.start.column}"
-    return f"{where}: {d.severity.value}[{d.code}]: {d.message}"
+    return f"{where}: {d.severity.value}[{d.code}]: {printable(d.message)}"
 
 
 def _n(count: int, word: str) -> str:
@@ -59,11 +69,25 @@ def json_text(report: Report, files: int, exit_code: int) -> str:
         "diagnostics": [to_json(d) for d in report.diagnostics],
         "exit_code": exit_code,
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json_safe(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n"
+
+
+def json_safe(text: str) -> str:
+    """JSON text whose control and format characters are \\u escapes: the same values once parsed, but nothing
+    a terminal showing the raw text would act on (JSON itself escapes only C0)."""
+    return "".join(_u_escape(ch) if unicodedata.category(ch) in ("Cc", "Cf") and ch != "\n" else ch for ch in text)
+
+
+def _u_escape(ch: str) -> str:
+    code = ord(ch)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # outside the BMP: a surrogate pair, as JSON spells it
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def _escape(value: str, *, prop: bool = False) -> str:
-    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    value = printable(value).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     return value.replace(":", "%3A").replace(",", "%2C") if prop else value
 
 

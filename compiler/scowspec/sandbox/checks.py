@@ -60,9 +60,14 @@ def host_path(path: Any, home: str, what: str) -> None:
 
 
 def mount_target(target: Any) -> None:
+    """validateContainerMountTargetPath: safe characters, absolute, no `.`/`..` segment, not `/` or a system folder."""
     if not isinstance(target, str) or not target.startswith("/") or target.rstrip("/") == "":
         raise bad(f"Mount target path '{target}' is invalid", {"type": "path_validation_failed"})
-    t = target.rstrip("/")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 or c in BAD_PATH_CHARS for c in target):
+        raise bad(f"Mount target path '{target}' 包含非法字符", {"type": "path_validation_failed"})
+    if any(seg in (".", "..") for seg in target.split("/")):
+        raise bad(f"Mount target path '{target}' 不能包含 . 或 ..", {"type": "path_validation_failed"})
+    t = "/" + "/".join(seg for seg in target.split("/") if seg)  # `//etc` is /etc to the container
     if any(t == d or t.startswith(d + "/") for d in SYSTEM_DIRS):
         raise bad(f"Mount target path '{target}' is a system directory", {"type": "path_validation_failed"})
 

@@ -7,6 +7,7 @@ Messages quote LLaMA-Factory's own error where it has one, so users can search f
 from __future__ import annotations
 
 import math
+import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -472,7 +473,9 @@ def _mount_list(ctx: RuleContext) -> list[tuple[JsonPath, str, str]]:
 
 
 def _norm(path: str) -> str:
-    return path.rstrip("/") or "/"
+    # As the container sees it: `//etc` and `/./usr/bin` are /etc and /usr/bin (the schema refuses both forms;
+    # this keeps the system-folder rule right for whatever reaches it).
+    return posixpath.normpath("/" + path.lstrip("/")) if path.startswith("/") else path.rstrip("/") or "/"
 
 
 def paths(ctx: RuleContext) -> Iterator[Diagnostic]:
