@@ -34,6 +34,7 @@ from scowspec.load.yamlfile import parse
 from scowspec.model.build import build
 from scowspec.model.effective import merge
 from scowspec.pipeline import load_specs
+from scowspec.portal.profile import Generation, profile_of
 
 HERE = Path(__file__).resolve().parent
 
@@ -66,11 +67,13 @@ def compiled_command(path: Path) -> tuple[str, dict[str, str], bool, int] | None
         return None
     try:
         spec = build(str(path), merge({}, doc.data), doc)
-        facts, _ = resolve(spec, None)
+        facts, _ = resolve(spec, None, profile_of(Generation.MAIN))
         if facts is None:
             return None
         job = compile_spec(spec, facts)
-    except Exception:  # data the model cannot hold: scowspec could never submit it
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # data the model cannot hold
+        if isinstance(exc, TypeError) and "positional argument" in str(exc):
+            raise  # scowspec's own API moved: say so, never count it as "not compiled"
         return None
     env = {v["key"]: v["value"] for v in job.payload["envVariables"]}
     return job.payload["command"], env, spec.distributed, spec.resources.gpus_per_node
@@ -89,12 +92,16 @@ def run_case(case: Case, root: Path, assets: Path, sock: str, bin_dir: Path) -> 
     tmp = Path(tempfile.mkdtemp(prefix=f"{case.id}-", dir=root / "runs"))
     (tmp / "work").mkdir()
     log = tmp / "lf.log"
+    # As in the container, WORK_DIR is a mounted volume: the command checks that before it trains.
+    mountinfo = tmp / "mountinfo"
+    mountinfo.write_text(f"1 0 0:1 / / rw - overlay overlay rw\n2 1 8:1 /w {tmp / 'work'} rw - ext4 /dev/sda1 rw\n")
     env = {
         **job_env,
         "PATH": f"{bin_dir}:{root / 'venv' / 'bin'}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(tmp),
         "HF_HOME": str(tmp / "hf"),
         "WORK_DIR": str(tmp / "work"),
+        "SCOWSPEC_MOUNTINFO": str(mountinfo),
         "SCOW_AI_MODEL_PATH": str(assets / "models" / "tiny"),
         "SCOW_AI_DATASET_PATH": str(assets / "dataset"),
         "ORACLE_LOG": str(log),
