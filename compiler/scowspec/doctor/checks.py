@@ -123,7 +123,10 @@ def accounts(found: Mapping[str, Sequence[str]], account: str | None, cluster: s
         )
     if account is None or cluster is None:
         return Finding(
-            "accounts", Status.WARN, f"{shown}; scowspec.yaml names no account or cluster, so each spec must"
+            "accounts",
+            Status.WARN,
+            f"{shown}; scowspec.yaml names no account or cluster, so each spec must name its own",
+            hint="add `account:` and `cluster:` to scowspec.yaml (one of the pairs above)",
         )
     if account not in found:
         return Finding(
