@@ -343,3 +343,29 @@ def test_a_submit_the_journal_cannot_record_is_not_sent(cli: CLI, project: Path,
     assert r.code == 5, r.err
     assert r.out.count("not submitted:") == 2 and "cannot write the journal" in r.out and "Traceback" not in r.err
     assert jobs(sandbox) == []
+
+
+def test_ctrl_c_sends_none_of_the_submits_waiting_their_turn(project: Path, sandbox: SandboxServer) -> None:
+    """With --parallelism 4, submits to one cluster queue at the one-per-second gate: Ctrl-C sends none of them."""
+    for i in range(5):
+        write_small(project, f"small-{i}")
+    (project / "specs" / "qwen25-pku-identity.yaml").unlink()
+    (project / "specs" / "qwen25-pku-identity-tensorboard.yaml").unlink()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "compiler")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scowspec", "apply", "--yes", "--parallelism", "4"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while len(jobs(sandbox)) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    at_signal = len(jobs(sandbox))
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, out + err
+    assert len(jobs(sandbox)) <= at_signal + 1, "only a submit already sent may still land"
+    assert not json.loads((project / ".scowspec" / "journal.json").read_text())["pending"], "nothing is in doubt"

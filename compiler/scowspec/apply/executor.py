@@ -83,17 +83,23 @@ class SubmitGate:
         self._lock = threading.Lock()
         self._clusters: dict[str, tuple[threading.Lock, list[float]]] = {}
 
-    def submit(self, portal: Portal, cluster: str, payload: dict[str, object]) -> int:
-        return self.call(cluster, lambda: portal.submit(payload))
+    def submit(
+        self, portal: Portal, cluster: str, payload: dict[str, object], stop: threading.Event | None = None
+    ) -> int:
+        return self.call(cluster, lambda: portal.submit(payload), stop)
 
-    def call(self, cluster: str, send: Callable[[], int]) -> int:
-        """Any submit that makes a one-second job folder on `cluster` (train, infer, app), spaced like the others."""
+    def call(self, cluster: str, send: Callable[[], int], stop: threading.Event | None = None) -> int:
+        """Any submit that makes a one-second job folder on `cluster` (train, infer, app), spaced like the others.
+
+        A submit still waiting its turn when Ctrl-C comes (`stop`) is not sent: it had not started."""
         with self._lock:
             lock, last = self._clusters.setdefault(cluster, (threading.Lock(), [float("-inf")]))
         with lock:
             wait = last[0] + self.spacing_s - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
+            if stop is not None and stop.is_set():
+                raise _Interrupted
             try:
                 return send()
             finally:
@@ -169,7 +175,10 @@ def _submit(portal: Portal, journal: Journal, change: Change, stop: threading.Ev
         journal.end(name)
         return Result(change, Outcome.FAILED, f"not submitted: could not create its folders: {exc.message}")
     try:
-        job_id = gate.submit(portal, cluster, change.desired.payload)
+        job_id = gate.submit(portal, cluster, change.desired.payload, stop)
+    except _Interrupted:
+        journal.end(name)  # never sent: nothing is in doubt
+        raise
     except TransportError as exc:
         # The portal may have accepted it: look before anything else.
         try:
