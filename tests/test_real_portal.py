@@ -335,3 +335,12 @@ def test_a_bad_token_at_the_probe_is_a_token_error(sandbox: SandboxServer) -> No
     with pytest.raises(PortalError) as err:
         PortalClient(PortalSettings(sandbox.url, "not-the-token", timeout_s=5.0)).profile()
     assert err.value.status == 401 and "SCOWSPEC_TOKEN" in err.value.message
+
+
+def test_one_broken_spec_adds_no_errors_to_the_valid_ones(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    write_small(project, "fine")
+    (project / "specs" / "broken.yaml").write_text("apiVersion: scowspec/v1\nkind: FineTune\nname: broken\n", "utf-8")
+    for command in ("plan", "status"):
+        r = cli(command)
+        assert r.code == 3, r.out + r.err
+        assert "specs/fine.yaml" not in r.err and "needs-portal" not in r.err, r.err

@@ -396,3 +396,18 @@ def test_plan_without_a_project_id_says_how_to_get_one(cli: CLI, in_dir: Path, p
         r = cli(*command)
         assert r.code == 64 and "no `project` id" in r.err and "scowspec init --project" in r.err, r.err
     assert jobs(portal_env) == [] and admin(portal_env, "stats")["requests"] == {}
+
+
+def test_a_cancelled_spec_stays_stopped_until_replace(
+    cli: Callable[..., Run], in_dir: Path, portal_env: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`scowspec cancel NAME` (and --destroy) stop a job on purpose: the next plain apply does not start it again."""
+    monkeypatch.delenv("SCOWSPEC_PORTAL_URL")
+    project = make_project(in_dir, portal_env, tutorial=False)
+    write_small(project, "kept")
+    assert cli("apply", "--yes").code == 0
+    assert cli("cancel", "kept", "--yes").code == 0
+    again = cli("plan", "--detailed-exitcode")
+    assert "+ submit" not in again.out, again.out
+    assert cli("apply", "--yes", "--replace", "kept").code == 0
+    assert [j["state"] for j in portal_env.portal.store.jobs("alice", "ai-k8s")].count("RUNNING") == 1

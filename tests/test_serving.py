@@ -276,3 +276,26 @@ def test_a_service_start_in_doubt_is_not_repeated(cli: CLI, project: Path, sandb
     r = cli("apply", "--yes")
     assert r.code == 5 and "in doubt" in r.out, r.out + r.err
     assert _services(sandbox) == []
+
+
+def test_a_service_start_answered_without_an_id_is_looked_up(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    """An empty 200 to POST /infer: accepted or not is unknown; the service is looked up by name, once."""
+    assert cli("apply", "--yes").code == 0
+    _finish(sandbox)
+    admin(
+        sandbox,
+        "faults",
+        {"blank_next_submit": 0, "fail_next": 1, "fail_status": 200, "fail_body": "empty", "route": "POST /infer"},
+    )
+    r = cli("apply", "--yes")
+    assert "Internal error" not in r.err and r.code in (0, 5), r.out + r.err
+    assert len(_services(sandbox)) <= 1
+
+
+def test_the_sandboxs_finished_job_leaves_what_register_needs(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    """No hand-made files: a completed export job leaves merged/ and verify.json, so the flow moves on."""
+    assert cli("apply", "--yes").code == 0
+    job = _train_jobs(sandbox)[0]
+    admin(sandbox, f"jobs/{job['jobId']}/state", {"state": "COMPLETED"})
+    ready = cli("plan", "--detailed-exitcode")
+    assert ready.code == 2 and f"  + register  {job['jobName']}" in ready.out, ready.out + ready.err

@@ -18,7 +18,7 @@ from scowspec.apply.executor import ApplyResult, Result, SubmitGate, apply_plan
 from scowspec.apply.journal import Journal, in_doubt
 from scowspec.apply.portal_lock import portal_lock
 from scowspec.apply.services import ServiceResult, apply_services
-from scowspec.compile.service import Compiled, compile_loaded, connect
+from scowspec.compile.service import Compiled, compile_loaded, connect, not_compiled
 from scowspec.compile.serving import ServeFacts
 from scowspec.diagnostics import Report
 from scowspec.errors import ConfigError, RefusedError, UsageError
@@ -160,7 +160,7 @@ def prepare(paths: list[Path]) -> Prepared:
     """load → validate → compile (resolving against the portal); the project id is checked before any call."""
     loaded = load_specs(paths)
     if not loaded.report.ok:
-        return Prepared(compile_loaded(loaded, None), tuple(paths))
+        return Prepared(not_compiled(loaded), tuple(paths))
     project = project_id(loaded)
     client = connect(loaded)
     compiled = compile_loaded(loaded, client, client)
@@ -189,7 +189,7 @@ def plan_prepared(prepared: Prepared, request: PlanRequest) -> Planned:
     options, guard = request.options(prepared, cancelled)
     the_plan = build_plan(prepared.compiled, client, options)
     the_plan = _with_services(the_plan, prepared.compiled, prepared.serve_facts, client, options)
-    the_plan = replace(the_plan, lock_cluster=prepared.lock_cluster)
+    the_plan = replace(the_plan, lock_cluster=prepared.lock_cluster, destroy=request.destroy)
     notes: list[str] = []
     if (request.prune or request.destroy) and not options.prune_scope:
         notes.append(
@@ -402,8 +402,11 @@ def execute(
     listed = check_fresh(the_plan, client)
     journal, gate = Journal(folder / "journal.json"), SubmitGate()
     journal.settle(listed)
-    # Written ahead, on the portal: a version whose job scowspec cancels comes back later as a plain submit.
-    record_cancels(client, the_plan.lock_cluster, the_plan.project, [j for c in the_plan.changes for j in c.cancel])
+    # Written ahead, on the portal: a version whose job scowspec replaces or prunes comes back later as a plain
+    # submit. Jobs stopped by --destroy or `scowspec cancel` stay stopped until `--replace NAME`.
+    if not the_plan.destroy:
+        cancelled = [j for c in the_plan.changes for j in c.cancel]
+        record_cancels(client, the_plan.lock_cluster, the_plan.project, cancelled)
     result = apply_plan(the_plan, client, journal, parallelism=parallelism, progress=progress, gate=gate)
     if the_plan.services is None or result.interrupted:
         return result
@@ -449,7 +452,7 @@ class SpecStatus:
 def status(paths: list[Path]) -> tuple[Compiled, list[SpecStatus], datetime]:
     loaded = load_specs(paths)
     if not loaded.report.ok:
-        return compile_loaded(loaded, None), [], datetime.now(UTC)
+        return not_compiled(loaded), [], datetime.now(UTC)
     client = connect(loaded)
     compiled = compile_loaded(loaded, client)
     if not compiled.report.ok:

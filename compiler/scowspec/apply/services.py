@@ -133,9 +133,8 @@ def _serve(portal: ServicePortal, journal: Journal, change: ServiceChange, gate:
             f"in doubt: a start at {earlier.get('since', '?')} got no answer and the service is not listed yet; "
             f"not started again for up to {GRACE_S / 60:.0f} minutes",
         )
-    journal.begin(key, cluster)
     if existing is not None:
-        journal.end(key)
+        journal.end(key)  # an earlier start got through: its entry is settled
         return ServiceResult(
             change,
             Outcome.DONE,
@@ -143,10 +142,24 @@ def _serve(portal: ServicePortal, journal: Journal, change: ServiceChange, gate:
             existing.job_id,
         )
     payload = dict(change.payload)
-    try:
+    try:  # before the journal: a folder that could not be made means nothing was sent
         for folder in folders_to_make(payload):
             portal.ensure_dir(cluster, folder)
-        job_id = gate.call(cluster, lambda: portal.submit_service(change.route, payload))
+    except PortalError as exc:
+        return ServiceResult(change, Outcome.FAILED, f"not started: could not create its folders: {exc.message}")
+    sent: list[bool] = []
+
+    def send() -> int:
+        sent.append(True)
+        return portal.submit_service(change.route, payload)
+
+    journal.begin(key, cluster)
+    try:
+        job_id = gate.call(cluster, send)
+    except KeyboardInterrupt:
+        if not sent:  # still waiting its turn at the gate: never sent, nothing in doubt
+            journal.end(key)
+        raise
     except TransportError as exc:
         try:
             existing = _find(portal, change)

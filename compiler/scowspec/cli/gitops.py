@@ -247,12 +247,20 @@ def apply(
     """
     output = as_output(output_choice)
     if plan_file is not None:
-        if paths or target or replace or prune or destroy:
+        if paths or target or replace or prune or destroy or adopt_legacy_jobs or show_foreign:
             raise UsageError(
-                "--plan applies a saved plan exactly: it takes no paths, --target, --replace, --prune or --destroy"
+                "--plan applies a saved plan exactly: it takes no paths, --target, --replace, --prune, --destroy, "
+                "--adopt-legacy-jobs or --show-foreign (the plan records what it was made with)"
             )
         saved = planfile.loads(files.read_text(plan_file), str(plan_file))
         spec_paths = [Path(p) for p in saved.request.paths] or paths_or_default(None)
+        missing = [str(p) for p in spec_paths if not p.exists()]
+        if missing:
+            raise UsageError(
+                f"{plan_file} was made from {', '.join(missing)}, which is not here: its paths are relative to the "
+                "folder `scowspec plan --out` ran in",
+                hint="run `scowspec apply --plan` from that folder",
+            )
         request = workflow.request_of(saved, allow_mass_cancel, allow_over_budget)
         code, the_plan, client = _apply_specs(
             spec_paths, request, yes=yes, parallelism=parallelism, lock_timeout=lock_timeout, output=output, saved=saved

@@ -62,10 +62,18 @@ def compile_loaded(loaded: Loaded, catalog: Catalog | None, facts: portal_rules.
     return Compiled(tuple(jobs), Report.of(diags), loaded)
 
 
+def not_compiled(loaded: Loaded) -> Compiled:
+    """Invalid specs stop a run before any portal work: only their own problems are reported (resolving the
+    valid ones offline would add a `needs-portal` error to each of them)."""
+    return Compiled((), loaded.report, loaded)
+
+
 def compile_paths(paths: list[Path], *, offline: bool) -> Compiled:
     loaded = load_specs(paths)
-    if not loaded.report.ok or offline:
+    if offline:
         return compile_loaded(loaded, None)
+    if not loaded.report.ok:
+        return not_compiled(loaded)
     client = connect(loaded)
     try:
         return compile_loaded(loaded, client, client)

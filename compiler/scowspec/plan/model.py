@@ -87,6 +87,9 @@ class Plan:
     project: str = ""  # the project id the plan was made for (ownership, the portal-side lock)
     lock_cluster: str = ""  # the cluster whose home folder holds the project's apply lock
     services: ServicePlan | None = None  # register: and serve: (plan/services.py)
+    # --destroy / `scowspec cancel`: the specs stay, their jobs were stopped on purpose (not to come back by
+    # themselves, unlike a replaced or pruned version).
+    destroy: bool = False
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action is action)

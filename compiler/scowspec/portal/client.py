@@ -327,7 +327,7 @@ class PortalClient:
             retry_statuses=frozenset({429}),
             retry_transport=False,
         )
-        return int(got["id"] if isinstance(got, dict) else got)
+        return _id_of(got, "id", "POST /models", bare=True)
 
     def create_model_version(self, model_id: int, version: str, path: str, description: str) -> int:
         """A new version at `path`; ConflictError (409) when the model has one of that name."""
@@ -338,12 +338,12 @@ class PortalClient:
             retry_statuses=frozenset({429}),
             retry_transport=False,
         )
-        return int(got["id"])
+        return _id_of(got, "id", f"POST /models/{model_id}/versions")
 
     def submit_service(self, route: str, payload: Mapping[str, Any]) -> int:
         """`POST /infer` or `POST /appSessions`; like `submit`, never retried blindly."""
         got = self._request("POST", route, body=dict(payload), retry_statuses=frozenset({429}), retry_transport=False)
-        return int(got["jobId"])
+        return _id_of(got, "jobId", f"POST {route}")
 
     def service_detail(self, job: RemoteJob) -> dict[str, Any]:
         got = self._request(
@@ -632,6 +632,18 @@ class PortalClient:
         """The host folder of a version this run resolved by name (None: not known without another lookup)."""
         path: str | None = self._facts.get(("asset-path", kind.value, version_id))
         return path
+
+
+def _id_of(got: Any, key: str, route: str, *, bare: bool = False) -> int:
+    """The id a create answered with; an answer without one leaves the outcome unknown (looked up, not resent)."""
+    value = got.get(key) if isinstance(got, dict) else got if bare else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    raise TransportError(
+        f"{route}: the portal answered without {'an' if key == 'id' else 'a'} {key}; the outcome is unknown"
+    )
 
 
 def _stream_lines(resp: requests.Response) -> Iterator[str]:

@@ -130,6 +130,8 @@ def refresh(store: Store, profile: Profile, user: dict[str, Any], path: str, def
     path = posixpath.normpath(path)
     segments = [s for s in path.split("/") if s]
     for job in store.jobs_named(user["id"], segments):
+        if "trainJobName" not in job["body"]:
+            continue  # a service shares its train job's name; only training writes these files
         # Where the job's WORK_DIR outlives the container, by the rule scowspec reads them back with.
         job_dir = place_of(job["jobName"], job["body"], profile).job_dir
         if job_dir is None or not (path == job_dir or path.startswith(job_dir + "/")) or job["state"] == "PENDING":
@@ -141,6 +143,9 @@ def refresh(store: Store, profile: Profile, user: dict[str, Any], path: str, def
         log = trainer_log({**job, "run_s": store.clock.run_s}, stop - started, complete)
         store.put(user["id"], f"{job_dir}/output/trainer_log.jsonl", "FILE", log)
         post = posttrain_of(str(job["body"].get("command", "")))
+        if complete and post is not None and post.get("export"):
+            # The merge (node 0, after training) leaves a model folder; registration and serving look for it.
+            store.put(user["id"], f"{job_dir}/merged/config.json", "FILE", b"{}")
         forced = job["body"].get(VERDICT_KEY)
         written = store.file(user["id"], f"{job_dir}/verify.json") is not None
         if complete and post is not None and post.get("verify") and (forced or not written):
