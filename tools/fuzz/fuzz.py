@@ -9,7 +9,7 @@ Every input is a pure function of (seed, id); a finding is also saved under the 
 Commands run in-process (`scowspec.cli.app.main`, SCOWSPEC_DEBUG=1 so that a bug raises), with a
 hard per-input alarm; peak memory is measured with tracemalloc on a sample (and on every input that
 builds bombs, deep nesting or big collections), and a few inputs also run in a real process whose
-maximum RSS is read with wait4.
+peak memory is read from the child's own VmHWM.
 """
 
 from __future__ import annotations
@@ -392,25 +392,26 @@ class Fuzzer:
         )
 
     def rss_sample(self, n: int) -> None:
-        """Run validate of the current workspace in a real process; its maximum RSS, from wait4."""
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "scowspec", "validate", "specs"],
-            cwd=self.ws.root,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        """Run validate of the current workspace in a real process; its peak resident memory.
+
+        Read as VmHWM from the child's own /proc/self/status at its end: a wait4 ru_maxrss would include this
+        (large, long-lived) fuzzer's memory, which Linux carries over into a forked child's maximum across exec.
+        """
+        snippet = (
+            "import contextlib, io, sys\n"
+            "from scowspec.cli.app import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+            "    main(['validate', 'specs'])\n"
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')]\n"
+            "print(hwm[0].split()[1] if hwm else 0)\n"
         )
-        deadline = time.monotonic() + 30
-        while True:
-            pid, _, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                _, _, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.02)
-        proc.returncode = 0
-        rss = usage.ru_maxrss * 1024
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", snippet], cwd=self.ws.root, capture_output=True, text=True, timeout=30
+            )
+            rss = int((done.stdout.strip().splitlines() or ["0"])[-1]) * 1024
+        except (subprocess.TimeoutExpired, ValueError):
+            rss = 0
         self.totals["rss_samples"] += 1
         if rss > self.rss_max[0]:
             self.rss_max = (rss, str(n))
