@@ -214,8 +214,8 @@ class CiSystem(enum.Enum):
     GITLAB = "gitlab"
 
 
-# Where each shipped file (compiler/scowspec/data/ci/, copies of this repository's own, kept identical by a test)
-# goes in a lab's repository.
+# Where each shipped file (compiler/scowspec/data/ci/) goes in a lab's repository. This repository's own ci/ scripts
+# are links to them; its two CI files stay copies (CI systems read their own file), kept identical by a test.
 CI_FILES: Mapping[CiSystem, tuple[tuple[str, str], ...]] = {
     CiSystem.GITHUB: (
         (".github/workflows/scowspec.yml", "github-scowspec.yml"),
