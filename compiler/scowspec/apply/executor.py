@@ -198,7 +198,7 @@ def _submit(portal: Portal, journal: Journal, change: Change, stop: threading.Ev
         )
     except PortalError as exc:
         journal.end(name)
-        return Result(change, Outcome.FAILED, _with_hint(exc), retryable=_retryable(exc))
+        return Result(change, Outcome.FAILED, with_hint(exc), retryable=retryable(exc))
     journal.end(name)
     try:
         problem = _confirm(portal, cluster, name, job_id)
@@ -209,11 +209,12 @@ def _submit(portal: Portal, journal: Journal, change: Change, stop: threading.Ev
     return Result(change, Outcome.DONE, f"submitted as job {job_id}", job_id)
 
 
-def _retryable(exc: PortalError) -> bool:
+def retryable(exc: PortalError) -> bool:
+    """Whether applying again may succeed: not when the portal refused the request itself (a 4xx)."""
     return exc.status is None or exc.status >= 500 or exc.status == 429
 
 
-def _with_hint(exc: PortalError) -> str:
+def with_hint(exc: PortalError) -> str:
     return f"{exc.message} ({exc.hint})" if exc.hint else exc.message
 
 
@@ -260,7 +261,7 @@ def _run(portal: Portal, journal: Journal, change: Change, stop: threading.Event
     except _Interrupted:
         return Result(change, Outcome.SKIPPED, "; ".join([*notes, "interrupted before the next call"]))
     except PortalError as exc:
-        return Result(change, Outcome.FAILED, "; ".join([*notes, exc.message]), retryable=_retryable(exc))
+        return Result(change, Outcome.FAILED, "; ".join([*notes, exc.message]), retryable=retryable(exc))
     except ScowspecError as exc:  # the journal could not record the submit: it was not sent
         return Result(change, Outcome.FAILED, "; ".join([*notes, f"not submitted: {exc.message}"]))
     return Result(change, Outcome.DONE, "; ".join(notes))

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from scowspec.apply.executor import Outcome, SubmitGate, folders_to_make
+from scowspec.apply.executor import Outcome, SubmitGate, folders_to_make, retryable, with_hint
 from scowspec.apply.journal import GRACE_S, Journal, in_doubt
 from scowspec.errors import ConflictError, NotFoundError, PortalError, ScowspecError, TransportError
 from scowspec.plan.services import Registration, ServiceAction, ServiceChange, ServicePlan
@@ -54,10 +54,6 @@ class ServiceResult:
 def journal_key(change: ServiceChange) -> str:
     """Services share their job's name: the journal tells them apart."""
     return f"serve:{change.name}"
-
-
-def _retryable(exc: PortalError) -> bool:
-    return exc.status is None or exc.status >= 500 or exc.status == 429
 
 
 def _version_id(portal: ServicePortal, cluster: str, reg: Registration) -> tuple[int | None, int | None]:
@@ -177,8 +173,7 @@ def _serve(portal: ServicePortal, journal: Journal, change: ServiceChange, gate:
         )
     except PortalError as exc:
         journal.end(key)
-        text = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
-        return ServiceResult(change, Outcome.FAILED, text, retryable=_retryable(exc))
+        return ServiceResult(change, Outcome.FAILED, with_hint(exc), retryable=retryable(exc))
     journal.end(key)
     listed = [j for j in portal.list_jobs(cluster, job_types=(change.kind,)) if j.job_id == job_id]
     if not listed or listed[0].name != change.name:
@@ -210,7 +205,7 @@ def _run(
         message = "; ".join(([result.message] if result else []) + notes)
         return ServiceResult(change, Outcome.DONE, message, result.job_id if result else None)
     except PortalError as exc:
-        return ServiceResult(change, Outcome.FAILED, exc.message, retryable=_retryable(exc))
+        return ServiceResult(change, Outcome.FAILED, exc.message, retryable=retryable(exc))
     except ScowspecError as exc:  # the journal could not record the submit: it was not sent
         return ServiceResult(change, Outcome.FAILED, f"not started: {exc.message}")
 
