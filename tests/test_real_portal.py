@@ -83,6 +83,17 @@ def test_apply_never_submits_twice_in_one_portal_second(cli: CLI, project: Path,
     assert len(jobs(sandbox)) == 4, "every job is listed"
 
 
+def test_back_to_back_applies_never_share_a_portal_second(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
+    """The next apply (a script, a CI retry) starts at once: it must not submit in the second of the last one."""
+    for i in range(3):
+        write_small(project, f"small-{i}")
+        r = cli("apply", "--yes")
+        assert r.code == 0, r.out + r.err
+    every = sandbox.portal.store.all_jobs("alice", "ai-k8s")
+    assert len(every) == 3 and len({j["sessionId"] for j in every}) == 3, "no two jobs share a job folder"
+    assert [n.rsplit("-", 1)[0] for n in names(sandbox)] == ["small-0", "small-1", "small-2"], "every job is listed"
+
+
 def test_new_job_missing_from_the_list_is_reported(sandbox: SandboxServer, tmp_path: Path) -> None:
     """A submit whose job the list does not show (its folder was reused) is a failure, not 'submitted'."""
     client = client_of(sandbox)

@@ -407,11 +407,14 @@ def execute(
     if not the_plan.destroy:
         cancelled = [j for c in the_plan.changes for j in c.cancel]
         record_cancels(client, the_plan.lock_cluster, the_plan.project, cancelled)
-    result = apply_plan(the_plan, client, journal, parallelism=parallelism, progress=progress, gate=gate)
-    if the_plan.services is None or result.interrupted:
-        return result
-    done, interrupted = apply_services(the_plan.services, client, journal, gate, progress=service_progress)
-    return replace(result, services=done, interrupted=interrupted)
+    try:
+        result = apply_plan(the_plan, client, journal, parallelism=parallelism, progress=progress, gate=gate)
+        if the_plan.services is None or result.interrupted:
+            return result
+        done, interrupted = apply_services(the_plan.services, client, journal, gate, progress=service_progress)
+        return replace(result, services=done, interrupted=interrupted)
+    finally:
+        gate.drain()  # before the project lock is released and before the next apply can start
 
 
 @dataclass(frozen=True)

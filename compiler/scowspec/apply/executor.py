@@ -105,6 +105,16 @@ class SubmitGate:
             finally:
                 last[0] = time.monotonic()
 
+    def drain(self) -> None:
+        """Return once the portal second of every submit sent through this gate has passed, so that the next
+        submit (the next `scowspec apply`, run right after this one or by another clone once the project lock is
+        released) can't land in the same one-second job folder."""
+        with self._lock:
+            latest = max((last[0] for _, last in self._clusters.values()), default=float("-inf"))
+        wait = latest + self.spacing_s - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+
 
 def _find(portal: Portal, cluster: str, name: str, known: tuple[int, ...]) -> RemoteJob | None:
     found = [j for j in portal.list_jobs(cluster) if j.name == name and j.job_id not in known]
