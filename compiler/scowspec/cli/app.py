@@ -67,6 +67,18 @@ def _register() -> None:
     conventions.apply(app)
 
 
+_commands: dict[bool, Any] = {}
+
+
+def _command() -> Any:
+    """The Click command behind `app`, built once per registration state: typer rebuilds it on every call, which
+    is a third of an in-process command's time (tests, the fuzzer) and nothing a single CLI run needs twice."""
+    key = bool(_registered)
+    if key not in _commands:
+        _commands[key] = typer.main.get_command(app)
+    return _commands[key]
+
+
 def _tolerant_streams() -> None:
     """A terminal or log that cannot show a character (LANG=C, a latin-1 console) gets an escape, not a crash."""
     for stream in (sys.stdout, sys.stderr):
@@ -109,7 +121,7 @@ def _main(args: list[str]) -> int:
     try:
         if args not in (["--version"],):
             _register()  # inside the try: a Ctrl-C during these imports is one line too
-        result = app(args=args, prog_name="scowspec", standalone_mode=False)
+        result = _command()(args=args, prog_name="scowspec", standalone_mode=False)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
