@@ -19,7 +19,7 @@ from scowspec.exitcodes import ExitCode
 from scowspec.pipeline import load_specs
 from scowspec.plan.identity import spec_of
 from scowspec.plan.model import Action, Plan
-from scowspec.plan.service import clusters_of, observe
+from scowspec.plan.service import clusters_of, observe, this_projects
 from scowspec.portal.client import PortalClient
 from scowspec.portal.types import Phase, RemoteJob
 from scowspec.report.outputs import JobOutputs, Place, Verdict
@@ -51,22 +51,34 @@ def exit_code(finals: Sequence[Snapshot]) -> ExitCode:
     return ExitCode.OK if all(s.succeeded for s in finals) else ExitCode.CHANGES
 
 
-def find_job(client: PortalClient, clusters: tuple[str, ...], name: str, job_id: int | None = None) -> RemoteJob:
-    """A spec's newest job, a job by name, or job `job_id`."""
+def find_job(
+    client: PortalClient, clusters: tuple[str, ...], name: str, job_id: int | None = None, project: str = ""
+) -> RemoteJob:
+    """Job `job_id`, else the newest job of a spec (or of a job name) that is not proven another project's."""
     jobs = observe(client, clusters).jobs
+    where = ", ".join(clusters) or "the portal"
     if job_id is not None:
         mine = [j for j in jobs if j.job_id == job_id]
-    else:
-        mine = [j for j in jobs if j.name == name or spec_of(j.name) == name]
+        if not mine:
+            raise UsageError(f"no job {job_id} on {where}")
+        return mine[0]
+    named = sorted(
+        (j for j in jobs if j.name == name or spec_of(j.name) == name),
+        key=lambda j: (j.submit_time, j.job_id),
+        reverse=True,
+    )
+    mine, foreign = this_projects(client, named, project, current=name)  # a job name given: that job
     if not mine:
-        raise UsageError(f"no job of `{name}` on {', '.join(clusters) or 'the portal'}")
-    return max(mine, key=lambda j: (j.submit_time, j.job_id))
+        theirs = f" ({foreign} of another project, not shown; `--job ID` picks one)" if foreign else ""
+        raise UsageError(f"no job of `{name}` on {where}{theirs}")
+    return mine[0]
 
 
 def connect_and_find(paths: list[Path], name: str, job_id: int | None = None) -> tuple[PortalClient, RemoteJob]:
+    """The job `watch`, `report` and `logs` show (see find_job)."""
     loaded = load_specs(paths)
     client = connect(loaded)
-    return client, find_job(client, clusters_of(loaded), name, job_id)
+    return client, find_job(client, clusters_of(loaded), name, job_id, loaded.project_id)
 
 
 def snapshot(client: PortalClient, job: RemoteJob, place: Place) -> Snapshot:

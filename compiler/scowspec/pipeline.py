@@ -45,6 +45,12 @@ class Loaded:
     projects: tuple[Project, ...]
     files: tuple[str, ...]
 
+    @property
+    def project_id(self) -> str:
+        """The one project id the paths belong to; '' when none or several (plan and apply refuse those)."""
+        ids = {p.project_id for p in self.projects}
+        return ids.pop() if len(ids) == 1 else ""
+
 
 def check_text(text: str, file: str, project: Project | None) -> tuple[FineTuneSpec | None, list[Diagnostic]]:
     """Pure: one spec's text (and its project defaults) → a FineTuneSpec or diagnostics.

@@ -31,7 +31,7 @@ from scowspec.plan.identity import spec_of
 from scowspec.plan.model import Change, Plan
 from scowspec.plan.planfile import Saved, SavedRequest
 from scowspec.plan.reconcile import PlanOptions
-from scowspec.plan.service import build_plan, clusters_of, observe
+from scowspec.plan.service import build_plan, clusters_of, observe, this_projects
 from scowspec.plan.services_io import ServiceStatus
 from scowspec.portal.client import PortalClient
 from scowspec.portal.project_home import cancelled_by_scowspec, record_cancels
@@ -427,6 +427,7 @@ class SpecStatus:
     service: ServiceStatus | None = None  # the running service of `serve:`
     serving: bool = False  # the spec has `serve:`
     outputs: JobOutputs | None = None  # of `shown`, read back through the file routes
+    foreign: int = 0  # jobs under this spec's name that are proven another project's: not in `jobs`
 
     @property
     def current(self) -> RemoteJob | None:
@@ -465,11 +466,12 @@ def status(paths: list[Path]) -> tuple[Compiled, list[SpecStatus], datetime]:
     services = services_io.observe_services(client, clusters) if any(j.spec.serve for j in compiled.jobs) else ()
     out = []
     for job in compiled.jobs:
-        mine = sorted(
+        named = sorted(
             (j for j in observed.jobs if spec_of(j.name) == job.spec.name),
             key=lambda j: (j.submit_time, j.job_id),
             reverse=True,
         )
+        mine, foreign = this_projects(client, named, compiled.loaded.project_id, job.job_name)
         boards = {}
         for j in mine:
             if j.phase is Phase.ACTIVE and job.spec.tensorboard_dir:
@@ -480,7 +482,14 @@ def status(paths: list[Path]) -> tuple[Compiled, list[SpecStatus], datetime]:
         service = services_io.service_status(client, served) if job.spec.serve is not None else None
         out.append(
             SpecStatus(
-                job.spec.name, job.spec.file, job.job_name, tuple(mine), boards, service, job.spec.serve is not None
+                job.spec.name,
+                job.spec.file,
+                job.job_name,
+                tuple(mine),
+                boards,
+                service,
+                job.spec.serve is not None,
+                foreign=foreign,
             )
         )
     # Progress and verdicts, read in parallel: of the current job (its compiled payload stands in for a missing
@@ -491,19 +500,3 @@ def status(paths: list[Path]) -> tuple[Compiled, list[SpecStatus], datetime]:
     found = iter(read)
     out = [replace(s, outputs=next(found)) if j is not None else s for s, j in shown]
     return compiled, out, datetime.now(UTC)
-
-
-def log_job(paths: list[Path], name: str, job_id: int | None) -> tuple[PortalClient, RemoteJob]:
-    """The job whose logs `scowspec logs` shows: a spec's newest job, a job by name, or job `job_id`."""
-    loaded = load_specs(paths)
-    client = connect(loaded)
-    clusters = clusters_of(loaded)
-    jobs = observe(client, clusters).jobs
-    if job_id is not None:
-        mine = [j for j in jobs if j.job_id == job_id]
-    else:
-        mine = [j for j in jobs if j.name == name or spec_of(j.name) == name]
-    if not mine:
-        what = f"job {job_id}" if job_id is not None else f"job of `{name}`"
-        raise UsageError(f"no {what} on {', '.join(clusters) or 'the portal'}")
-    return client, max(mine, key=lambda j: (j.submit_time, j.job_id))

@@ -25,6 +25,7 @@ from scowspec.cli.options import (
 from scowspec.diagnostics import Report
 from scowspec.errors import RefusedError, UsageError
 from scowspec.exitcodes import ExitCode
+from scowspec.follow import connect_and_find
 from scowspec.load import files
 from scowspec.plan import planfile
 from scowspec.plan.model import Plan
@@ -363,7 +364,7 @@ def logs(
     ] = 5.0,
 ) -> int:
     """Print a job's log, pod by pod, through the portal's log endpoint; --follow streams it until the job ends."""
-    client, remote = workflow.log_job(paths_or_default(paths), name, job)
+    client, remote = connect_and_find(paths_or_default(paths), name, job)
     typer.echo(logs_view.header(remote), err=True)
     if not follow:
         for log in joblogs.read(client, remote, pod, tail):

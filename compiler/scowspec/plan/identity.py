@@ -61,3 +61,11 @@ def owner(command: str, project: str, *, adopt_legacy: bool = False) -> Owner:
 def project_of(command: str) -> str:
     """The project id in a command's marker line ('' when none)."""
     return marker_fields(command).get("project", "")
+
+
+def shown_as_this_projects(command: str | None, project: str) -> bool:
+    """Whether status, watch, logs and report may show a job under this project's spec name: not when it is proven
+    another project's or hand-made (`command` None: its record could not be read, so it may well be ours)."""
+    if command is None or not project:
+        return True
+    return owner(command, project) in (Owner.MINE, Owner.LEGACY)

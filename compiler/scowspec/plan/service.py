@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +14,7 @@ from scowspec.compile.service import Compiled
 from scowspec.errors import AuthError, NotFoundError, PortalError, TransportError, UsageError
 from scowspec.pipeline import Loaded
 from scowspec.plan.fingerprint import fingerprint
-from scowspec.plan.identity import spec_of
+from scowspec.plan.identity import shown_as_this_projects, spec_of
 from scowspec.plan.model import Desired, Plan
 from scowspec.plan.reconcile import PlanOptions, detail_wanted, make_plan
 from scowspec.portal.client import PortalClient
@@ -77,6 +79,37 @@ def submitted_payloads(
                 raise
             unreadable.append((job, exc.message))
     return found, unreadable
+
+
+def _command_of(client: PortalClient, job: RemoteJob) -> str | None:
+    try:
+        return str(client.submitted_payload(job).get("command", ""))
+    except (NotFoundError, PortalError) as exc:
+        if isinstance(exc, TransportError | AuthError):
+            raise
+        return None
+
+
+def this_projects(
+    client: PortalClient, jobs: Sequence[RemoteJob], project: str, current: str = ""
+) -> tuple[list[RemoteJob], int]:
+    """`jobs` (found by spec name) less those proven another project's, and how many were left out: two
+    repositories on one portal user may share a spec name. A job named `current` (this spec version's job name)
+    stays whoever submitted it: an identical spec elsewhere compiles to the same name and the same outputs folder,
+    and plan counts that job as this version's (never cancelling it). Records are read 8 at a time."""
+    doubtful = [job for job in jobs if job.name != current]
+    if not project or not doubtful:
+        return list(jobs), 0
+    with ThreadPoolExecutor(max_workers=min(8, len(doubtful))) as pool:
+        read = pool.map(lambda job: _command_of(client, job), doubtful)
+        commands = {(job.cluster, job.job_id): command for job, command in zip(doubtful, read, strict=True)}
+    kept = [
+        job
+        for job in jobs
+        if (job.cluster, job.job_id) not in commands
+        or shown_as_this_projects(commands[job.cluster, job.job_id], project)
+    ]
+    return kept, len(jobs) - len(kept)
 
 
 def build_plan(compiled: Compiled, client: PortalClient, options: PlanOptions, *, now: datetime | None = None) -> Plan:

@@ -60,6 +60,10 @@ def outputs_lines(outputs: JobOutputs, phase: Phase) -> list[str]:
     return out + list(outputs.notes)
 
 
+def _other_projects(n: int) -> str:
+    return f"{n} job{'s' if n != 1 else ''} of another project under this spec's name not shown"
+
+
 def text(statuses: list[SpecStatus], now: datetime) -> str:
     out: list[str] = []
     for s in statuses:
@@ -74,6 +78,8 @@ def text(statuses: list[SpecStatus], now: datetime) -> str:
             out.append(f"  {mark} job {j.job_id:<6} {j.state:<10} {_age(j.submit_time, now):>5} ago  {j.name}{board}")
             if s.outputs is not None and j is s.shown:
                 out += [f"        {line}" for line in outputs_lines(s.outputs, j.phase)]
+        if s.foreign:
+            out.append(f"    {_other_projects(s.foreign)}")
         if s.serving:
             out.append(services_view.status_line(s.service))
     flagged = [s for s in statuses if s.needs_attention]
@@ -94,6 +100,7 @@ def _doc(statuses: list[SpecStatus], now: datetime) -> list[dict[str, object]]:
             "needs_attention": s.needs_attention,
             "service": services_view.status_doc(s.service),
             "outputs": _outputs_doc(s),
+            "other_projects_jobs": s.foreign,
             "jobs": [
                 {
                     "job_id": j.job_id,
@@ -178,4 +185,5 @@ def markdown(statuses: list[SpecStatus], now: datetime) -> str:
         )
         if s.serving:
             rows.append(f"| | {services_view.status_line(s.service).strip()} | | | |")
-    return "\n".join(rows) + "\n"
+    notes = [f"`{s.spec_name}`: {_other_projects(s.foreign)}." for s in statuses if s.foreign]
+    return "\n".join(rows + (["", *notes] if notes else [])) + "\n"
