@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from scowspec.apply.executor import apply_plan
+from scowspec.apply.executor import SubmitGate, apply_plan
 from scowspec.apply.journal import Journal
 from scowspec.errors import PortalError
 from scowspec.plan.model import Action, Change, Desired, Plan
@@ -92,6 +92,21 @@ def test_back_to_back_applies_never_share_a_portal_second(cli: CLI, project: Pat
     every = sandbox.portal.store.all_jobs("alice", "ai-k8s")
     assert len(every) == 3 and len({j["sessionId"] for j in every}) == 3, "no two jobs share a job folder"
     assert [n.rsplit("-", 1)[0] for n in names(sandbox)] == ["small-0", "small-1", "small-2"], "every job is listed"
+
+
+def test_ctrl_c_while_apply_waits_out_its_last_second_still_reports_the_submit(
+    cli: CLI, project: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(self: SubmitGate) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SubmitGate, "drain", interrupted)
+    write_small(project, "small-0")
+    r = cli("apply", "--yes", "-o", "json")
+    assert r.code == 130, r.out + r.err
+    doc = json.loads(r.out)
+    assert doc["interrupted"] is True and [x["outcome"] for x in doc["results"]].count("done") >= 1, doc
+    assert len(jobs(sandbox)) >= 1
 
 
 def test_new_job_missing_from_the_list_is_reported(sandbox: SandboxServer, tmp_path: Path) -> None:

@@ -163,17 +163,20 @@ def test_status_and_logs_never_show_another_projects_job(cli: CLI, lab: Path, sa
     spec = write_small(lab, "a")
     alone = cli("status", "--check")
     assert alone.code == 2, alone.out + alone.err
-    assert "no jobs yet" in alone.out and "1 job of another project under this spec's name not shown" in alone.out
+    assert (
+        "no jobs yet" in alone.out
+        and "1 job under this spec's name not this project's (another project's or hand-made): not shown" in alone.out
+    )
     assert f"job {theirs[0]}" not in alone.out
     logs = cli("logs", "a")
-    assert logs.code == 64 and "no job of `a`" in logs.err and "(1 of another project" in logs.err
+    assert logs.code == 64 and "no job of `a`" in logs.err and "(1 not this project's" in logs.err
 
     assert cli("apply", "--yes").code == 0
     ours = max(j["jobId"] for j in jobs(sandbox))
     theirs.append(submit_as(sandbox, write_small(lab, "a", lr="5.0e-5"), project="lab-z"))  # newer than ours
     write_small(lab, "a")
     [doc] = json.loads(cli("status", "-o", "json").out)["specs"]
-    assert [j["job_id"] for j in doc["jobs"]] == [ours] and doc["other_projects_jobs"] == 2
+    assert [j["job_id"] for j in doc["jobs"]] == [ours] and doc["jobs_not_this_projects"] == 2
     assert doc["outputs"]["job_id"] == ours
     logs = cli("logs", "a")
     assert logs.code == 0 and f"job {ours} " in logs.err, logs.err
@@ -182,7 +185,7 @@ def test_status_and_logs_never_show_another_projects_job(cli: CLI, lab: Path, sa
     # The same version in the other repository: the same job name and outputs folder, so the same job to plan.
     same = submit_as(sandbox, spec, project="lab-z")
     [doc] = json.loads(cli("status", "-o", "json").out)["specs"]
-    assert [j["job_id"] for j in doc["jobs"]] == [same, ours] and doc["other_projects_jobs"] == 2
+    assert [j["job_id"] for j in doc["jobs"]] == [same, ours] and doc["jobs_not_this_projects"] == 2
 
 
 # -- Finding 8: one apply per project across clones: a lock on the portal --------------------------------------

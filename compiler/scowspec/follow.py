@@ -19,7 +19,7 @@ from scowspec.exitcodes import ExitCode
 from scowspec.pipeline import load_specs
 from scowspec.plan.identity import spec_of
 from scowspec.plan.model import Action, Plan
-from scowspec.plan.service import clusters_of, observe, this_projects
+from scowspec.plan.service import clusters_of, newest_of_this_project, observe
 from scowspec.portal.client import PortalClient
 from scowspec.portal.types import Phase, RemoteJob
 from scowspec.report.outputs import JobOutputs, Place, Verdict
@@ -54,7 +54,8 @@ def exit_code(finals: Sequence[Snapshot]) -> ExitCode:
 def find_job(
     client: PortalClient, clusters: tuple[str, ...], name: str, job_id: int | None = None, project: str = ""
 ) -> RemoteJob:
-    """Job `job_id`, else the newest job of a spec (or of a job name) that is not proven another project's."""
+    """Job `job_id`; else the newest job of a job name; else the newest of a spec's jobs that is this project's
+    (an identical spec of another project shares the job name: `--job ID` shows that one)."""
     jobs = observe(client, clusters).jobs
     where = ", ".join(clusters) or "the portal"
     if job_id is not None:
@@ -62,16 +63,19 @@ def find_job(
         if not mine:
             raise UsageError(f"no job {job_id} on {where}")
         return mine[0]
-    named = sorted(
+    newest_first = sorted(
         (j for j in jobs if j.name == name or spec_of(j.name) == name),
         key=lambda j: (j.submit_time, j.job_id),
         reverse=True,
     )
-    mine, foreign = this_projects(client, named, project, current=name)  # a job name given: that job
-    if not mine:
-        theirs = f" ({foreign} of another project, not shown; `--job ID` picks one)" if foreign else ""
+    named = [j for j in newest_first if j.name == name]
+    if named:
+        return named[0]
+    found, passed = newest_of_this_project(client, newest_first, project)
+    if found is None:
+        theirs = f" ({passed} not this project's, not shown; `--job ID` picks one)" if passed else ""
         raise UsageError(f"no job of `{name}` on {where}{theirs}")
-    return mine[0]
+    return found
 
 
 def connect_and_find(paths: list[Path], name: str, job_id: int | None = None) -> tuple[PortalClient, RemoteJob]:

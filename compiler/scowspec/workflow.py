@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -31,7 +32,7 @@ from scowspec.plan.identity import spec_of
 from scowspec.plan.model import Change, Plan
 from scowspec.plan.planfile import Saved, SavedRequest
 from scowspec.plan.reconcile import PlanOptions
-from scowspec.plan.service import build_plan, clusters_of, observe, this_projects
+from scowspec.plan.service import build_plan, clusters_of, commands_of, observe, split_by_project
 from scowspec.plan.services_io import ServiceStatus
 from scowspec.portal.client import PortalClient
 from scowspec.portal.project_home import cancelled_by_scowspec, record_cancels
@@ -409,12 +410,20 @@ def execute(
         record_cancels(client, the_plan.lock_cluster, the_plan.project, cancelled)
     try:
         result = apply_plan(the_plan, client, journal, parallelism=parallelism, progress=progress, gate=gate)
-        if the_plan.services is None or result.interrupted:
-            return result
-        done, interrupted = apply_services(the_plan.services, client, journal, gate, progress=service_progress)
-        return replace(result, services=done, interrupted=interrupted)
-    finally:
-        gate.drain()  # before the project lock is released and before the next apply can start
+        if the_plan.services is not None and not result.interrupted:
+            done, interrupted = apply_services(the_plan.services, client, journal, gate, progress=service_progress)
+            result = replace(result, services=done, interrupted=interrupted)
+    except BaseException:
+        with contextlib.suppress(KeyboardInterrupt):
+            gate.drain()
+        raise
+    # Before the project lock is released and the next apply can start. A Ctrl-C here stops nothing that was
+    # sent: the summary is still shown, as interrupted.
+    try:
+        gate.drain()
+    except KeyboardInterrupt:
+        return replace(result, interrupted=True)
+    return result
 
 
 @dataclass(frozen=True)
@@ -427,7 +436,7 @@ class SpecStatus:
     service: ServiceStatus | None = None  # the running service of `serve:`
     serving: bool = False  # the spec has `serve:`
     outputs: JobOutputs | None = None  # of `shown`, read back through the file routes
-    foreign: int = 0  # jobs under this spec's name that are proven another project's: not in `jobs`
+    foreign: int = 0  # jobs under this spec's name proven not this project's (another's, hand-made): not in `jobs`
 
     @property
     def current(self) -> RemoteJob | None:
@@ -464,14 +473,21 @@ def status(paths: list[Path]) -> tuple[Compiled, list[SpecStatus], datetime]:
     clusters = clusters_of(compiled.loaded)
     observed = observe(client, clusters)
     services = services_io.observe_services(client, clusters) if any(j.spec.serve for j in compiled.jobs) else ()
-    out = []
-    for job in compiled.jobs:
-        named = sorted(
+    project = compiled.loaded.project_id
+    by_spec = {
+        job.spec.name: sorted(
             (j for j in observed.jobs if spec_of(j.name) == job.spec.name),
             key=lambda j: (j.submit_time, j.job_id),
             reverse=True,
         )
-        mine, foreign = this_projects(client, named, compiled.loaded.project_id, job.job_name)
+        for job in compiled.jobs
+    }
+    current = {job.job_name for job in compiled.jobs}
+    doubtful = [j for named in by_spec.values() for j in named if j.name not in current] if project else []
+    commands = commands_of(client, doubtful)  # whose each job is: one pool for every spec
+    out = []
+    for job in compiled.jobs:
+        mine, foreign = split_by_project(by_spec[job.spec.name], commands, project, job.job_name)
         boards = {}
         for j in mine:
             if j.phase is Phase.ACTIVE and job.spec.tensorboard_dir:

@@ -48,35 +48,36 @@ def _root(
 
 
 _registered: list[bool] = []
+_registering = threading.Lock()  # tests and the fuzzer call main() from several threads
+_commands: dict[bool, Any] = {}
 
 
 def _register() -> None:
     # Imported here so that `scowspec --version` stays a cold start of a few imports. Once only: main() may be
     # called many times in one process (tests, the fuzzer), and each registration adds the commands again.
-    if _registered:
-        return
-    _registered.append(True)
-    from scowspec.cli import authoring, conventions, core, doctor, follow, gitops, sandbox
+    with _registering:
+        if _registered:
+            return
+        from scowspec.cli import authoring, conventions, core, doctor, follow, gitops, sandbox
 
-    core.register(app)
-    gitops.register(app)
-    authoring.register(app)
-    sandbox.register(app)
-    doctor.register(app)
-    follow.register(app)
-    conventions.apply(app)
-
-
-_commands: dict[bool, Any] = {}
+        core.register(app)
+        gitops.register(app)
+        authoring.register(app)
+        sandbox.register(app)
+        doctor.register(app)
+        follow.register(app)
+        conventions.apply(app)
+        _registered.append(True)  # only once complete: a command built before then would lack commands
 
 
 def _command() -> Any:
     """The Click command behind `app`, built once per registration state: typer rebuilds it on every call, which
     is a third of an in-process command's time (tests, the fuzzer) and nothing a single CLI run needs twice."""
-    key = bool(_registered)
-    if key not in _commands:
-        _commands[key] = typer.main.get_command(app)
-    return _commands[key]
+    with _registering:
+        key = bool(_registered)
+        if key not in _commands:
+            _commands[key] = typer.main.get_command(app)
+        return _commands[key]
 
 
 def _tolerant_streams() -> None:

@@ -64,8 +64,9 @@ def project_of(command: str) -> str:
 
 
 def shown_as_this_projects(command: str | None, project: str) -> bool:
-    """Whether status, watch, logs and report may show a job under this project's spec name: not when it is proven
-    another project's or hand-made (`command` None: its record could not be read, so it may well be ours)."""
+    """Whether status, watch, logs and report may show a job under this project's spec name: not when it is
+    proven another project's or hand-made. A job from before project ids stays (most likely this repository's
+    own), and so does one whose record could not be read (`command` None): either may well be ours."""
     if command is None or not project:
         return True
     return owner(command, project) in (Owner.MINE, Owner.LEGACY)

@@ -65,51 +65,77 @@ def observe(client: PortalClient, clusters: tuple[str, ...]) -> Observed:
     return Observed(clusters, tuple(jobs))
 
 
-def submitted_payloads(
-    client: PortalClient, jobs: list[RemoteJob]
-) -> tuple[dict[int, dict[str, Any]], list[tuple[RemoteJob, str]]]:
-    """Each job's submitted payload; a job whose record cannot be read (an old job, a 404 or 500) is set apart."""
-    found: dict[int, dict[str, Any]] = {}
-    unreadable: list[tuple[RemoteJob, str]] = []
-    for job in jobs:
-        try:
-            found[job.job_id] = client.submitted_payload(job)
-        except (NotFoundError, PortalError) as exc:
-            if isinstance(exc, TransportError | AuthError):
-                raise
-            unreadable.append((job, exc.message))
-    return found, unreadable
-
-
-def _command_of(client: PortalClient, job: RemoteJob) -> str | None:
+def _payload_or_why(client: PortalClient, job: RemoteJob) -> dict[str, Any] | str:
+    """A job's submitted payload, or why its record cannot be read (an old job, a 404 or 500); a lost connection
+    or a bad token is not a property of the job and stops the command."""
     try:
-        return str(client.submitted_payload(job).get("command", ""))
+        return client.submitted_payload(job)
     except (NotFoundError, PortalError) as exc:
         if isinstance(exc, TransportError | AuthError):
             raise
-        return None
+        return exc.message
 
 
-def this_projects(
-    client: PortalClient, jobs: Sequence[RemoteJob], project: str, current: str = ""
+def submitted_payloads(
+    client: PortalClient, jobs: list[RemoteJob]
+) -> tuple[dict[int, dict[str, Any]], list[tuple[RemoteJob, str]]]:
+    """Each job's submitted payload; a job whose record cannot be read is set apart, with why."""
+    found: dict[int, dict[str, Any]] = {}
+    unreadable: list[tuple[RemoteJob, str]] = []
+    for job in jobs:
+        got = _payload_or_why(client, job)
+        if isinstance(got, str):
+            unreadable.append((job, got))
+        else:
+            found[job.job_id] = got
+    return found, unreadable
+
+
+JobKey = tuple[str, int]  # (cluster, job id)
+READERS = 8  # submission records read at once
+
+
+def commands_of(client: PortalClient, jobs: Sequence[RemoteJob]) -> dict[JobKey, str | None]:
+    """Each job's submitted command (None: its record cannot be read), READERS at a time."""
+    if not jobs:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(READERS, len(jobs))) as pool:
+        read = list(pool.map(lambda job: _payload_or_why(client, job), jobs))
+    return {
+        (job.cluster, job.job_id): None if isinstance(got, str) else str(got.get("command", ""))
+        for job, got in zip(jobs, read, strict=True)
+    }
+
+
+def split_by_project(
+    jobs: Sequence[RemoteJob], commands: dict[JobKey, str | None], project: str, current: str = ""
 ) -> tuple[list[RemoteJob], int]:
-    """`jobs` (found by spec name) less those proven another project's, and how many were left out: two
-    repositories on one portal user may share a spec name. A job named `current` (this spec version's job name)
+    """Pure: `jobs` (found by spec name) less those that are not this project's (another project's, or hand-made
+    under a scowspec-like name), and how many were left out. A job named `current` (the spec version's job name)
     stays whoever submitted it: an identical spec elsewhere compiles to the same name and the same outputs folder,
-    and plan counts that job as this version's (never cancelling it). Records are read 8 at a time."""
-    doubtful = [job for job in jobs if job.name != current]
-    if not project or not doubtful:
-        return list(jobs), 0
-    with ThreadPoolExecutor(max_workers=min(8, len(doubtful))) as pool:
-        read = pool.map(lambda job: _command_of(client, job), doubtful)
-        commands = {(job.cluster, job.job_id): command for job, command in zip(doubtful, read, strict=True)}
+    and plan counts that job as this version's too (never cancelling it). A job absent from `commands` stays."""
     kept = [
         job
         for job in jobs
-        if (job.cluster, job.job_id) not in commands
-        or shown_as_this_projects(commands[job.cluster, job.job_id], project)
+        if job.name == current or shown_as_this_projects(commands.get((job.cluster, job.job_id)), project)
     ]
     return kept, len(jobs) - len(kept)
+
+
+def newest_of_this_project(
+    client: PortalClient, jobs: Sequence[RemoteJob], project: str
+) -> tuple[RemoteJob | None, int]:
+    """The first of `jobs` (newest first) that is this project's, reading records READERS at a time and stopping
+    there; with the number of jobs passed over as not this project's."""
+    passed = 0
+    for start in range(0, len(jobs), READERS):
+        batch = jobs[start : start + READERS]
+        commands = commands_of(client, batch) if project else {}
+        for job in batch:
+            if shown_as_this_projects(commands.get((job.cluster, job.job_id)), project):
+                return job, passed
+            passed += 1
+    return None, passed
 
 
 def build_plan(compiled: Compiled, client: PortalClient, options: PlanOptions, *, now: datetime | None = None) -> Plan:

@@ -61,7 +61,7 @@ def outputs_lines(outputs: JobOutputs, phase: Phase) -> list[str]:
 
 
 def _other_projects(n: int) -> str:
-    return f"{n} job{'s' if n != 1 else ''} of another project under this spec's name not shown"
+    return f"{n} job{'s' if n != 1 else ''} under this spec's name not this project's (another project's or hand-made): not shown"
 
 
 def text(statuses: list[SpecStatus], now: datetime) -> str:
@@ -100,7 +100,7 @@ def _doc(statuses: list[SpecStatus], now: datetime) -> list[dict[str, object]]:
             "needs_attention": s.needs_attention,
             "service": services_view.status_doc(s.service),
             "outputs": _outputs_doc(s),
-            "other_projects_jobs": s.foreign,
+            "jobs_not_this_projects": s.foreign,
             "jobs": [
                 {
                     "job_id": j.job_id,
