@@ -25,8 +25,10 @@ fmt: $(STAMP)
 	$(BIN)/ruff format compiler tests tools bench e2e
 	$(BIN)/ruff check --fix compiler tests tools bench e2e
 
+# The package, then the tools that run in this venv (lf_oracle and e2e/gpu import packages only their own venvs have).
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy --strict tools/fuzz tools/sync_schema.py bench/run.py
 
 validate-specs: $(STAMP)
 	$(BIN)/scowspec validate $(SPECS)
