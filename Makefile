@@ -74,6 +74,7 @@ clean:
 FUZZ_COUNT ?= 50000
 FUZZ_SECONDS ?= 3600
 FUZZ_SEED ?= 1
+FUZZ_JOBS ?= 2
 fuzz: $(STAMP)  ## hostile specs, project files and plans through every command (not part of `make test`)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'omegaconf>=2.3'  # LLaMA-Factory's config reader, the oracle
-	$(BIN)/python tools/fuzz/fuzz.py --count $(FUZZ_COUNT) --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED)
+	$(BIN)/python tools/fuzz/fuzz.py --count $(FUZZ_COUNT) --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) --jobs $(FUZZ_JOBS)
