@@ -356,6 +356,15 @@ def test_without_an_openapi_document_the_cluster_config_tells_the_generation(
     assert client_of(sandbox).profile().generation is generation
 
 
+@pytest.mark.parametrize("status", [401, 403, 500], ids=["guarded", "forbidden", "broken"])
+def test_an_openapi_document_the_portal_refuses_is_not_needed(
+    sandbox: SandboxServer, generation: Generation, status: int
+) -> None:
+    admin(sandbox, "openapi", {"status": status})
+    assert requests.get(f"{sandbox.url}/api/openapi.json", headers=AUTH, timeout=5).status_code == status
+    assert client_of(sandbox).profile().generation is generation
+
+
 def test_a_bad_token_at_the_probe_is_a_token_error(sandbox: SandboxServer) -> None:
     admin(sandbox, "openapi", {"serve": False})
     with pytest.raises(PortalError) as err:

@@ -409,9 +409,17 @@ class PortalClient:
         return generation
 
     def _openapi(self) -> Any:
-        """The portal's OpenAPI document (None where it serves none), asked once."""
+        """The portal's OpenAPI document (None where it serves none), asked once. The document is optional: a
+        portal that guards it (401, 403) or fails on it (5xx, a web page) is asked the other way, where a token
+        problem is then said as such; only a portal that cannot be reached at all stops here."""
         if ("openapi",) not in self._facts:
-            self._facts["openapi",] = self._optional("/openapi.json")
+            try:
+                doc = self._optional("/openapi.json")
+            except TransportError:
+                raise
+            except PortalError:
+                doc = None
+            self._facts["openapi",] = doc
         return self._facts["openapi",]
 
     def _optional(self, route: str) -> Any:

@@ -78,6 +78,8 @@ class Portal:
         # Whether GET /api/openapi.json answers: the file that serves it was not found in SCOW's source, so a
         # real portal may well answer 404 (scowspec then probes GET /config/scowCluster).
         self.serves_openapi = True
+        # Or answers with this status (401, 403, 500): a portal may guard the document or break on it.
+        self.openapi_refusal = 0
         self.token_idle_s = float(self.seed["token_idle_seconds"] if token_idle_s is None else token_idle_s)
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -121,6 +123,9 @@ class Portal:
         if not path.startswith(BASE + "/"):
             raise Rejected(404, "NOT_FOUND", f"No route {path}")
         route = path[len(BASE) :]
+        if method == "GET" and route == "/openapi.json" and self.openapi_refusal:
+            code = {401: "UNAUTHORIZED", 403: "FORBIDDEN"}.get(self.openapi_refusal, "INTERNAL_SERVER_ERROR")
+            raise Rejected(self.openapi_refusal, code, "openapi.json refused")
         if method == "GET" and route == "/openapi.json" and self.serves_openapi:  # public, like the portal's
             doc = openapi.document(self.profile)
             doc["paths"].update(self.serving.openapi_paths())
@@ -417,6 +422,7 @@ class Portal:
             return 200, {"ok": True}
         if path == "/_sandbox/openapi" and method == "POST":
             self.serves_openapi = bool((body or {}).get("serve", True))
+            self.openapi_refusal = int((body or {}).get("status", 0))
             return 200, {"ok": True}
         if path == "/_sandbox/stats" and method == "GET":
             return 200, {"requests": dict(self.requests)}
