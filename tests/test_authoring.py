@@ -54,6 +54,28 @@ def test_fmt_reports_broken_yaml_with_its_location(cli: CLI, in_dir: Path) -> No
     assert r.code == 3 and "specs/bad.yaml:2:1: error[yaml-syntax]" in r.err
 
 
+UNREADABLE = [
+    pytest.param(lambda p: p.write_bytes(b"name: caf\xe9\n"), "not UTF-8 text", id="not-utf-8"),
+    pytest.param(lambda p: p.symlink_to("/etc/hostname"), "outside the repository", id="link-out"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("make", "says"), UNREADABLE)
+def test_fmt_reports_an_unreadable_file_on_its_line_and_formats_the_others(
+    cli: CLI, in_dir: Path, make: Callable[[Path], object], says: str
+) -> None:
+    (in_dir / ".git").mkdir()
+    (in_dir / "specs").mkdir()
+    make(in_dir / "specs" / "bad.yaml")
+    good = in_dir / "specs" / "good.yaml"
+    good.write_text((ROOT / "specs" / "qwen25-pku-identity.yaml").read_text("utf-8").replace("\n  ", "\n    "))
+    check = cli("fmt", "--check")
+    assert check.code == 3 and "specs/bad.yaml:1:1: error[read-error]" in check.err and says in check.err
+    assert "would reformat specs/good.yaml" in check.out
+    assert cli("fmt").code == 3
+    assert cli("fmt", "--check", "specs/good.yaml").code == 0, "the readable file was formatted"
+
+
 def test_repository_specs_are_formatted(cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     assert cli("fmt", "--check").code == 0

@@ -20,7 +20,7 @@ from scowspec.errors import RefusedError
 from scowspec.load import files
 from scowspec.load.document import Document
 from scowspec.load.yamlfile import parse
-from scowspec.pipeline import load_project
+from scowspec.pipeline import load_project, read_spec
 from scowspec.validate.schema import schema_text
 
 STARTER = """\
@@ -192,7 +192,10 @@ def format_files(paths: list[Path], *, check: bool) -> Formatted:
     problems: list[Diagnostic] = []
     spec_files = files.discover(paths)
     for path in spec_files:
-        text = files.read_user_file(path)
+        text = read_spec(path)
+        if isinstance(text, Diagnostic):
+            problems.append(text)
+            continue
         name = files.display(path)
         doc, diags = parse(text, name)
         if doc is None or diags:

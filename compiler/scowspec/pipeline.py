@@ -115,6 +115,16 @@ def load_project(path: Path) -> tuple[Project, list[Diagnostic]]:
     return Project(name, replace(doc, data=kept)), diags + problems
 
 
+def read_spec(path: Path) -> str | Diagnostic:
+    """A spec's text, or why it can't be read as one located error: one unreadable file (not UTF-8, a link out
+    of the repository) must not hide the other files' problems, in validate as in fmt."""
+    try:
+        return files.read_user_file(path)
+    except UsageError as exc:
+        start = Position(1, 1)
+        return Diagnostic(Severity.ERROR, "read-error", exc.message, files.display(path), Span(start, start))
+
+
 def load_specs(paths: list[Path]) -> Loaded:
     """Read and check every spec under `paths`; report all problems at once."""
     projects: dict[Path, Project] = {}
@@ -140,13 +150,9 @@ def load_specs(paths: list[Path]) -> Loaded:
             project = projects[project_path]
         if path == project_path:
             continue
-        try:
-            text = files.read_user_file(path)
-        except UsageError as exc:  # one unreadable file must not hide the others' problems
-            start = Position(1, 1)
-            diagnostics.append(
-                Diagnostic(Severity.ERROR, "read-error", exc.message, files.display(path), Span(start, start))
-            )
+        text = read_spec(path)
+        if isinstance(text, Diagnostic):
+            diagnostics.append(text)
             continue
         spec, diags = check_text(text, files.display(path), project)
         diagnostics += diags
