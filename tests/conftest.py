@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,19 @@ from scowspec.sandbox.store import Clock
 ROOT = Path(__file__).resolve().parents[1]
 TESTDATA = Path(__file__).resolve().parent / "testdata"
 TOKEN = "sandbox-token"
+
+
+def scowspec_process(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """`scowspec ARGS` in a real process of its own (for signals: Ctrl-C reaches it as at a terminal), stdout and
+    stderr piped as text, running this checkout's package."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "scowspec", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "compiler"), **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -20,7 +20,7 @@ from scowspec.cli.app import _register, app
 from scowspec.cli.conventions import EXAMPLES
 from scowspec.sandbox.server import SandboxServer
 
-from .conftest import ROOT, Run
+from .conftest import ROOT, Run, scowspec_process
 from .portal_helpers import admin, make_project
 
 CLI = Callable[..., Run]
@@ -92,14 +92,7 @@ def test_colour_only_at_a_terminal_and_never_with_no_color() -> None:
 def test_ctrl_c_while_planning_prints_one_line(tmp_path: Path, sandbox: SandboxServer) -> None:
     project = make_project(tmp_path / "repo", sandbox, extra=3)
     admin(sandbox, "faults", {"latency_ms": 5000})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scowspec", "plan"],
-        cwd=project,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "compiler"), "SCOWSPEC_TOKEN": "sandbox-token"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = scowspec_process(project, "plan", env={"SCOWSPEC_TOKEN": "sandbox-token"})
     deadline = time.monotonic() + 30
     while not admin(sandbox, "stats")["requests"] and time.monotonic() < deadline:
         time.sleep(0.05)  # until plan is inside its first (slow) portal read

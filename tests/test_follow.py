@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +24,7 @@ from scowspec.report.outputs import JobOutputs, Place
 from scowspec.report.trainlog import parse_trainer_log
 from scowspec.sandbox.server import SandboxServer
 
-from .conftest import TESTDATA, Run
+from .conftest import TESTDATA, Run, scowspec_process
 from .portal_helpers import admin, jobs, make_project
 
 CLI = Callable[..., Run]
@@ -189,15 +186,8 @@ def test_apply_wait_follows_the_submitted_job(cli: CLI, project: Path, sandbox: 
 
 def test_ctrl_c_stops_watching_never_the_job(project: Path, sandbox: SandboxServer, cli: CLI) -> None:
     job_id = applied(cli, sandbox)
-    env = {**os.environ, "SCOWSPEC_PORTAL_URL": sandbox.url, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scowspec", "watch", "ident", "--interval", "0.2"],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    env = {"SCOWSPEC_PORTAL_URL": sandbox.url, "PYTHONUNBUFFERED": "1"}
+    proc = scowspec_process(project, "watch", "ident", "--interval", "0.2", env=env)
     assert proc.stdout is not None
     first = proc.stdout.readline()
     assert f"job {job_id}" in first and "RUNNING" in first

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +13,7 @@ import pytest
 
 from scowspec.sandbox.server import SandboxServer
 
-from .conftest import ROOT, TOKEN, Run
+from .conftest import TOKEN, Run, scowspec_process
 from .portal_helpers import admin, jobs, make_project, names, write_small
 
 CLI = Callable[..., Run]
@@ -258,15 +256,7 @@ def test_ctrl_c_finishes_the_call_in_flight_and_exits_130(project: Path, sandbox
     (project / "specs" / "qwen25-pku-identity.yaml").unlink()
     (project / "specs" / "qwen25-pku-identity-tensorboard.yaml").unlink()
     admin(sandbox, "faults", {"latency_ms": 600, "route": "POST /jobs"})
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "compiler")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scowspec", "apply", "--yes", "--parallelism", "1"],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = scowspec_process(project, "apply", "--yes", "--parallelism", "1")
     deadline = time.monotonic() + 30
     while len(jobs(sandbox)) < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -277,14 +267,8 @@ def test_ctrl_c_finishes_the_call_in_flight_and_exits_130(project: Path, sandbox
     assert 1 <= submitted < 6 and "Interrupted" in out
     assert not json.loads((project / ".scowspec" / "journal.json").read_text())["pending"]
     admin(sandbox, "faults", {"latency_ms": 0})
-    proc2 = subprocess.run(
-        [sys.executable, "-m", "scowspec", "apply", "--yes"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc2 = scowspec_process(project, "apply", "--yes")
+    proc2.communicate(timeout=60)
     assert proc2.returncode == 0 and sorted(names(sandbox)) == sorted(set(names(sandbox))) and len(jobs(sandbox)) == 6
 
 
@@ -351,15 +335,7 @@ def test_ctrl_c_sends_none_of_the_submits_waiting_their_turn(project: Path, sand
         write_small(project, f"small-{i}")
     (project / "specs" / "qwen25-pku-identity.yaml").unlink()
     (project / "specs" / "qwen25-pku-identity-tensorboard.yaml").unlink()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "compiler")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scowspec", "apply", "--yes", "--parallelism", "4"],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = scowspec_process(project, "apply", "--yes", "--parallelism", "4")
     deadline = time.monotonic() + 30
     while len(jobs(sandbox)) < 1 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +14,7 @@ import pytest
 from scowspec.logs import after_overlap
 from scowspec.sandbox.server import SandboxServer
 
-from .conftest import ROOT, Run
+from .conftest import Run, scowspec_process
 from .portal_helpers import admin, jobs, make_project
 
 CLI = Callable[..., Run]
@@ -119,15 +116,7 @@ def test_follow_of_several_pods_prefixes_each_line(cli: CLI, running: SandboxSer
 
 
 def test_ctrl_c_stops_following_never_the_job(cli: CLI, running: SandboxServer, in_dir: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "compiler")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scowspec", "logs", JOB, "-f", "--interval", "0.5"],
-        cwd=in_dir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = scowspec_process(in_dir, "logs", JOB, "-f", "--interval", "0.5")
     assert proc.stderr is not None
     seen = ""
     deadline = time.monotonic() + 30
