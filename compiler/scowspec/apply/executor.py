@@ -83,11 +83,6 @@ class SubmitGate:
         self._lock = threading.Lock()
         self._clusters: dict[str, tuple[threading.Lock, list[float]]] = {}
 
-    def submit(
-        self, portal: Portal, cluster: str, payload: dict[str, object], stop: threading.Event | None = None
-    ) -> int:
-        return self.call(cluster, lambda: portal.submit(payload), stop)
-
     def call(self, cluster: str, send: Callable[[], int], stop: threading.Event | None = None) -> int:
         """Any submit that makes a one-second job folder on `cluster` (train, infer, app), spaced like the others.
 
@@ -158,58 +153,123 @@ def folders_to_make(payload: dict[str, object]) -> list[str]:
     return work_dir + ([board] if isinstance(board, str) else [])
 
 
-def _submit(portal: Portal, journal: Journal, change: Change, stop: threading.Event, gate: SubmitGate) -> Result:
-    if change.desired is None:  # plans are made again before apply; this only guards the type
-        return Result(change, Outcome.FAILED, "nothing to submit: the change has no payload")
-    name, cluster = change.job_name, change.cluster
-    earlier = journal.entry(name)
-    existing = _find(portal, cluster, name, change.known_ids)
+class Sent(enum.Enum):
+    """How one journalled submit went (journaled_submit)."""
+
+    FOUND = "found"  # an earlier submit had got through: nothing sent
+    IN_DOUBT = "in-doubt"  # an earlier submit's answer was lost and its job is not listed yet: nothing sent
+    NO_FOLDERS = "no-folders"  # its folders could not be made: nothing sent
+    SUBMITTED = "submitted"  # the portal answered with the job id
+    LOST_BUT_LISTED = "lost-but-listed"  # the answer was lost, and the job is listed: submitted once
+    LOST = "lost"  # the answer was lost and the job is not listed: in doubt from now on
+    REFUSED = "refused"  # the portal refused it
+
+
+@dataclass(frozen=True)
+class Attempt:
+    sent: Sent
+    job_id: int = 0  # FOUND, SUBMITTED, LOST_BUT_LISTED (portal job ids start at 1)
+    why: str = ""  # NO_FOLDERS, LOST, REFUSED: the portal's words (REFUSED: with its hint)
+    retryable: bool = True  # REFUSED: False for a 4xx
+    earlier: dict[str, object] | None = None  # IN_DOUBT: the journal's entry
+
+
+def journaled_submit(
+    journal: Journal,
+    key: str,
+    cluster: str,
+    payload: dict[str, object],
+    *,
+    find: Callable[[], RemoteJob | None],
+    ensure_dir: Callable[[str, str], object],
+    send: Callable[[], int],
+    gate: SubmitGate,
+    stop: threading.Event | None = None,
+) -> Attempt:
+    """The one submit protocol of jobs and services: look first (an earlier submit may have got through), never
+    resend one in doubt, make its folders, journal it, send it through the gate, and look again when the answer
+    is lost. A submit still waiting its turn when Ctrl-C comes was never sent: it leaves nothing in doubt."""
+    earlier = journal.entry(key)
+    existing = find()
     if existing is not None:
-        journal.end(name)
-        return Result(
-            change,
-            Outcome.DONE,
-            f"found job {existing.job_id} from an earlier submit; not submitted again",
-            existing.job_id,
-        )
+        journal.end(key)
+        return Attempt(Sent.FOUND, existing.job_id)
     if earlier is not None and in_doubt(earlier, time.time()):
-        return Result(change, Outcome.FAILED, _in_doubt_message(earlier))
-    journal.begin(name, cluster)
-    if stop.is_set():
-        journal.end(name)
+        return Attempt(Sent.IN_DOUBT, earlier=earlier)
+    if stop is not None and stop.is_set():
         raise _Interrupted
-    try:
-        for folder in folders_to_make(change.desired.payload):
-            portal.ensure_dir(cluster, folder)
+    try:  # before the journal: a folder that could not be made means nothing was sent
+        for folder in folders_to_make(payload):
+            ensure_dir(cluster, folder)
     except PortalError as exc:
-        journal.end(name)
-        return Result(change, Outcome.FAILED, f"not submitted: could not create its folders: {exc.message}")
+        return Attempt(Sent.NO_FOLDERS, why=exc.message)
+    sent: list[bool] = []
+
+    def tracked() -> int:
+        sent.append(True)
+        return send()
+
+    journal.begin(key, cluster)
     try:
-        job_id = gate.submit(portal, cluster, change.desired.payload, stop)
-    except _Interrupted:
-        journal.end(name)  # never sent: nothing is in doubt
+        job_id = gate.call(cluster, tracked, stop)
+    except (_Interrupted, KeyboardInterrupt):
+        if not sent:
+            journal.end(key)
         raise
-    except TransportError as exc:
-        # The portal may have accepted it: look before anything else.
+    except TransportError as exc:  # the portal may have accepted it: look before anything else
         try:
-            existing = _find(portal, cluster, name, change.known_ids)
+            existing = find()
         except PortalError:
             existing = None
         if existing is not None:
-            journal.end(name)
-            return Result(
-                change, Outcome.DONE, f"answer lost, but job {existing.job_id} exists: submitted once", existing.job_id
-            )
-        return Result(
-            change,
-            Outcome.FAILED,
-            f"{exc.message}; the job is not on the portal yet. In doubt: no apply submits it again until it "
-            f"appears or {GRACE_S / 60:.0f} minutes have passed",
-        )
+            journal.end(key)
+            return Attempt(Sent.LOST_BUT_LISTED, existing.job_id)
+        return Attempt(Sent.LOST, why=exc.message)
     except PortalError as exc:
-        journal.end(name)
-        return Result(change, Outcome.FAILED, with_hint(exc), retryable=retryable(exc))
-    journal.end(name)
+        journal.end(key)
+        return Attempt(Sent.REFUSED, why=with_hint(exc), retryable=retryable(exc))
+    journal.end(key)
+    return Attempt(Sent.SUBMITTED, job_id)
+
+
+def _submit(portal: Portal, journal: Journal, change: Change, stop: threading.Event, gate: SubmitGate) -> Result:
+    if change.desired is None:  # plans are made again before apply; this only guards the type
+        return Result(change, Outcome.FAILED, "nothing to submit: the change has no payload")
+    name, cluster, payload = change.job_name, change.cluster, change.desired.payload
+    attempt = journaled_submit(
+        journal,
+        name,
+        cluster,
+        payload,
+        find=lambda: _find(portal, cluster, name, change.known_ids),
+        ensure_dir=portal.ensure_dir,
+        send=lambda: portal.submit(payload),
+        gate=gate,
+        stop=stop,
+    )
+    job_id = attempt.job_id
+    match attempt.sent:
+        case Sent.FOUND:
+            return Result(
+                change, Outcome.DONE, f"found job {job_id} from an earlier submit; not submitted again", job_id
+            )
+        case Sent.IN_DOUBT:
+            return Result(change, Outcome.FAILED, _in_doubt_message(attempt.earlier or {}))
+        case Sent.NO_FOLDERS:
+            return Result(change, Outcome.FAILED, f"not submitted: could not create its folders: {attempt.why}")
+        case Sent.LOST_BUT_LISTED:
+            return Result(change, Outcome.DONE, f"answer lost, but job {job_id} exists: submitted once", job_id)
+        case Sent.LOST:
+            return Result(
+                change,
+                Outcome.FAILED,
+                f"{attempt.why}; the job is not on the portal yet. In doubt: no apply submits it again until it "
+                f"appears or {GRACE_S / 60:.0f} minutes have passed",
+            )
+        case Sent.REFUSED:
+            return Result(change, Outcome.FAILED, attempt.why, retryable=attempt.retryable)
+        case Sent.SUBMITTED:
+            pass
     try:
         problem = _confirm(portal, cluster, name, job_id)
     except PortalError as exc:

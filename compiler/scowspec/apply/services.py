@@ -12,13 +12,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from scowspec.apply.executor import Outcome, SubmitGate, folders_to_make, retryable, with_hint
-from scowspec.apply.journal import GRACE_S, Journal, in_doubt
+from scowspec.apply.executor import Outcome, Sent, SubmitGate, journaled_submit, retryable
+from scowspec.apply.journal import GRACE_S, Journal
 from scowspec.errors import ConflictError, NotFoundError, PortalError, ScowspecError, TransportError
 from scowspec.plan.services import Registration, ServiceAction, ServiceChange, ServicePlan
 from scowspec.portal.types import Phase, RemoteJob
@@ -118,63 +117,45 @@ def _stop(portal: ServicePortal, job: RemoteJob) -> str:
 def _serve(portal: ServicePortal, journal: Journal, change: ServiceChange, gate: SubmitGate) -> ServiceResult:
     if change.payload is None:  # plans are made again before apply; this only guards the type
         return ServiceResult(change, Outcome.FAILED, "nothing to start: the change has no payload")
-    key, cluster = journal_key(change), change.cluster
-    earlier = journal.entry(key)
-    existing = _find(portal, change)
-    if existing is None and earlier is not None and in_doubt(earlier, time.time()):
-        # An earlier start got no answer and the service is not listed yet: never start a second one.
-        return ServiceResult(
-            change,
-            Outcome.FAILED,
-            f"in doubt: a start at {earlier.get('since', '?')} got no answer and the service is not listed yet; "
-            f"not started again for up to {GRACE_S / 60:.0f} minutes",
-        )
-    if existing is not None:
-        journal.end(key)  # an earlier start got through: its entry is settled
-        return ServiceResult(
-            change,
-            Outcome.DONE,
-            f"found service {existing.job_id} from an earlier submit; not started again",
-            existing.job_id,
-        )
-    payload = dict(change.payload)
-    try:  # before the journal: a folder that could not be made means nothing was sent
-        for folder in folders_to_make(payload):
-            portal.ensure_dir(cluster, folder)
-    except PortalError as exc:
-        return ServiceResult(change, Outcome.FAILED, f"not started: could not create its folders: {exc.message}")
-    sent: list[bool] = []
-
-    def send() -> int:
-        sent.append(True)
-        return portal.submit_service(change.route, payload)
-
-    journal.begin(key, cluster)
-    try:
-        job_id = gate.call(cluster, send)
-    except KeyboardInterrupt:
-        if not sent:  # still waiting its turn at the gate: never sent, nothing in doubt
-            journal.end(key)
-        raise
-    except TransportError as exc:
-        try:
-            existing = _find(portal, change)
-        except PortalError:
-            existing = None
-        if existing is not None:
-            journal.end(key)
+    cluster, payload = change.cluster, dict(change.payload)
+    attempt = journaled_submit(
+        journal,
+        journal_key(change),
+        cluster,
+        payload,
+        find=lambda: _find(portal, change),
+        ensure_dir=portal.ensure_dir,
+        send=lambda: portal.submit_service(change.route, payload),
+        gate=gate,
+    )
+    job_id = attempt.job_id
+    match attempt.sent:
+        case Sent.FOUND:
             return ServiceResult(
-                change, Outcome.DONE, f"answer lost, but service {existing.job_id} exists", existing.job_id
+                change, Outcome.DONE, f"found service {job_id} from an earlier submit; not started again", job_id
             )
-        return ServiceResult(
-            change,
-            Outcome.FAILED,
-            f"{exc.message}; not on the portal yet. Not resent: the next apply looks it up first",
-        )
-    except PortalError as exc:
-        journal.end(key)
-        return ServiceResult(change, Outcome.FAILED, with_hint(exc), retryable=retryable(exc))
-    journal.end(key)
+        case Sent.IN_DOUBT:
+            since = (attempt.earlier or {}).get("since", "?")
+            return ServiceResult(
+                change,
+                Outcome.FAILED,
+                f"in doubt: a start at {since} got no answer and the service is not listed yet; "
+                f"not started again for up to {GRACE_S / 60:.0f} minutes",
+            )
+        case Sent.NO_FOLDERS:
+            return ServiceResult(change, Outcome.FAILED, f"not started: could not create its folders: {attempt.why}")
+        case Sent.LOST_BUT_LISTED:
+            return ServiceResult(change, Outcome.DONE, f"answer lost, but service {job_id} exists", job_id)
+        case Sent.LOST:
+            return ServiceResult(
+                change,
+                Outcome.FAILED,
+                f"{attempt.why}; not on the portal yet. Not resent: the next apply looks it up first",
+            )
+        case Sent.REFUSED:
+            return ServiceResult(change, Outcome.FAILED, attempt.why, retryable=attempt.retryable)
+        case Sent.SUBMITTED:
+            pass
     listed = [j for j in portal.list_jobs(cluster, job_types=(change.kind,)) if j.job_id == job_id]
     if not listed or listed[0].name != change.name:
         return ServiceResult(
