@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from scowspec.compile.command import JOB_EOF, POSTTRAIN_EOF, POSTTRAIN_PY_EOF, PREPARE_EOF
+from scowspec.plan.identity import marker_fields
 from scowspec.sandbox.server import SandboxServer
 
 from .conftest import ROOT, TESTDATA, TOKEN, Run
@@ -51,6 +52,7 @@ PAYLOADS = {
     "quotes": "'\"; touch PWNED; #",
     "separators": "\u2028\u0085touch PWNED",
     "unicode": "令牌😀\u202e",
+    "marker-field": " | project someone-else | job x",
 }
 STRING_FIELDS = [
     "train.default_system",
@@ -93,8 +95,13 @@ def test_spec_file_name_cannot_inject(cli: CLI, in_dir: Path, payload: str) -> N
     (in_dir / name).write_text(BASE, "utf-8")
     r = cli("compile", "--offline", name)
     assert r.code == 0, r.err
-    job = _command_shape(json.loads(r.out)["command"])
+    command = json.loads(r.out)["command"]
+    job = _command_shape(command)
     assert job["spec"] == name, "the job description carries the name verbatim"
+    fields = marker_fields(command)
+    spec = fields["spec"]
+    assert (json.loads(spec) if spec.startswith('"') else spec) == name, "the marker line's spec field is whole"
+    assert fields["project"] == "scowspec-testdata" and fields["job"] == job["job"], "the name adds no marker field"
 
 
 @pytest.mark.parametrize("field", STRING_FIELDS)

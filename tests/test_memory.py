@@ -20,6 +20,8 @@ from scowspec.pipeline import Project, check_text
         ("Qwen2.5-0.5B", 0.5),
         ("glm4-chat", None),
         ("Qwen2.5", None),
+        ("/data/home/alice/models/Toy-0B", None),
+        ("Toy-0.0B", None),
     ],
     ids=lambda v: str(v),
 )

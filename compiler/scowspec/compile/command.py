@@ -69,8 +69,11 @@ def _launch(spec: FineTuneSpec) -> list[str]:
 
 
 def comment_safe(text: str) -> str:
-    """Text for a comment line: a file name may hold a newline (which would end the comment and run the rest)."""
-    return text if all(" " <= c <= "~" for c in text) else json.dumps(text, ensure_ascii=True)
+    """Text for the marker line: a file name may hold a newline (which would end the comment and run the rest),
+    or ` | ` (which would add a field, such as another `project`, to the fields plan reads back)."""
+    if all(" " <= c <= "~" for c in text) and " | " not in text:
+        return text
+    return json.dumps(text, ensure_ascii=True).replace("|", "\\u007c")
 
 
 def build_command(spec: FineTuneSpec) -> str:

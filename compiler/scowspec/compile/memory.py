@@ -50,7 +50,8 @@ class Estimate:
 def model_params_b(name: str) -> float | None:
     """Billions of parameters from a model's name or folder (`Qwen3-30B-A3B` → 30), or None."""
     m = _SIZE.search(name.rsplit("/", 1)[-1])
-    return float(m.group(1)) if m else None
+    size = float(m.group(1)) if m else 0.0
+    return size if size > 0 else None  # `Toy-0B` names no size (and the estimate divides by it)
 
 
 def gpu_gib(gpu_type: str | None) -> tuple[str, int] | None:
