@@ -422,6 +422,33 @@ def test_init_project_writes_a_stable_id(cli: CLI, in_dir: Path, existing: str |
     assert cli("init", "--project").code == 0 and (in_dir / "scowspec.yaml").read_text("utf-8") == text, "stable"
 
 
+BROKEN_PROJECT_FILES = [
+    pytest.param("project: [1\n", "scowspec.yaml:2:1: error[yaml-syntax]", id="does-not-parse"),
+    pytest.param("project: 42\n", "scowspec.yaml:1:10: error[", id="id-not-a-string"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("existing", "says"), BROKEN_PROJECT_FILES)
+@pytest.mark.parametrize("args", [["init", "--project"], ["init", "fresh"]], ids=["project", "spec"])
+def test_init_never_appends_to_a_project_file_it_cannot_read(
+    cli: CLI, in_dir: Path, existing: str, says: str, args: list[str]
+) -> None:
+    (in_dir / "specs").mkdir()
+    (in_dir / "scowspec.yaml").write_text(existing, "utf-8")
+    r = cli(*args)
+    assert r.code == 4 and says in r.err and "no project id was written" in r.err, r.err
+    assert (in_dir / "scowspec.yaml").read_text("utf-8") == existing
+    assert list((in_dir / "specs").iterdir()) == [], "nothing was written"
+
+
+def test_an_unreadable_project_file_is_one_located_error(cli: CLI, in_dir: Path) -> None:
+    (in_dir / "specs").mkdir()
+    (in_dir / "scowspec.yaml").write_bytes(b"project: caf\xe9\n")
+    write_small(in_dir, "a")
+    r = cli("validate")
+    assert r.code == 3 and "scowspec.yaml:1:1: error[read-error]" in r.out and "not UTF-8" in r.out, r.out + r.err
+
+
 def test_plan_without_a_project_id_says_how_to_get_one(cli: CLI, in_dir: Path, portal_env: SandboxServer) -> None:
     make_project(in_dir, portal_env, tutorial=False, project=None)
     write_small(in_dir, "a")

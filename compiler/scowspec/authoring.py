@@ -21,6 +21,7 @@ from scowspec.load import files
 from scowspec.load.document import Document
 from scowspec.load.yamlfile import parse
 from scowspec.pipeline import load_project, read_spec
+from scowspec.render import diagnostics as diagnostics_view
 from scowspec.validate.schema import schema_text
 
 STARTER = """\
@@ -106,7 +107,14 @@ def ensure_project_id(folder: Path, project: str) -> tuple[Path, str, bool]:
     found = files.find_project_file(folder / "x.yaml")
     path = found if found is not None else folder.parent / files.PROJECT_FILE  # beside specs/
     if found is not None:
-        existing = load_project(found)[0].defaults.get("project")
+        loaded, problems = load_project(found)
+        errors = [d for d in problems if d.severity is Severity.ERROR and d.code != "required"]
+        if errors:  # appending to a file that does not read, or whose `project` is not an id, only makes it worse
+            raise RefusedError(
+                f"{diagnostics_view.line(errors[0])}; no project id was written",
+                hint=f"fix {files.display(found)} first (`scowspec validate` shows every problem)",
+            )
+        existing = loaded.defaults.get("project")
         if isinstance(existing, str) and existing:
             return found, existing, False
         text = files.read_text(found)

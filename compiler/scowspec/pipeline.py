@@ -102,7 +102,10 @@ def without(data: Any, paths: set[JsonPath]) -> Any:
 
 def load_project(path: Path) -> tuple[Project, list[Diagnostic]]:
     name = files.display(path)
-    doc, diags = parse(files.read_user_file(path), name)
+    text = read_spec(path)
+    if isinstance(text, Diagnostic):  # located, like an unreadable spec: the specs' own problems still show
+        return Project(name, None), [text]
+    doc, diags = parse(text, name)
     if doc is None:
         return Project(name, None), diags
     problems = schema.check(doc, definition="project")
