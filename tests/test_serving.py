@@ -266,6 +266,22 @@ def test_destroy_and_cancel_stop_this_projects_service(cli: CLI, project: Path, 
     assert _services(sandbox, "RUNNING") == []
 
 
+def test_a_removed_specs_service_is_left_to_folders_and_stopped_by_destroy(
+    cli: CLI, project: Path, sandbox: SandboxServer
+) -> None:
+    assert cli("apply", "--yes").code == 0
+    name = _finish(sandbox)
+    assert cli("apply", "--yes").code == 0
+    (project / "specs" / SPEC.name).unlink()
+    write_small(project, "other")
+    one_file = cli("plan", "specs/other.yaml")
+    assert "still run" not in one_file.out and "`--prune` stops them" not in one_file.out, "outside a file's plan"
+    assert "still run: `--prune` stops them" in cli("plan").out, "a folder's plan says what it found"
+    destroyed = cli("apply", "--destroy", "--yes")
+    assert destroyed.code == 0 and f"- stop      {name}" in destroyed.out, destroyed.out + destroyed.err
+    assert _services(sandbox, "RUNNING") == []
+
+
 def test_a_service_start_in_doubt_is_not_repeated(cli: CLI, project: Path, sandbox: SandboxServer) -> None:
     """A start whose answer never came, and whose service is not listed yet: a re-run (a CI retry) waits."""
     from scowspec.apply.journal import Journal

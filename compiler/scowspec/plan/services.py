@@ -251,6 +251,7 @@ def plan_services(
     adopt_legacy: bool = False,
     destroy: bool = False,
     destroy_reason: str = "",
+    folders_planned: bool = True,
 ) -> ServicePlan:
     """The service plan. `ready` maps completed job names to their readiness, `registered` (cluster, model) to the
     version names the model has, `submitted` service job ids to their submit bodies (ownership: `owner_text` of a
@@ -281,19 +282,7 @@ def plan_services(
             running = [s for s in by_spec.get(w.spec_name, []) if s.cluster == w.cluster and s.phase is Phase.ACTIVE]
             mine_running = [s for s in running if owned(s)]
             if mine_running:
-                first = mine_running[0]
-                changes.append(
-                    ServiceChange(
-                        ServiceAction.STOP,
-                        first.job_type,
-                        w.spec_name,
-                        first.name,
-                        w.cluster,
-                        destroy_reason or "--destroy",
-                        w.file,
-                        stop=tuple(mine_running),
-                    )
-                )
+                changes.append(_stop_change(w.spec_name, mine_running, destroy_reason or "--destroy", w.file))
             continue
         mine = _newest_first(j for j in jobs if spec_of(j.name) == w.spec_name and j.cluster == w.cluster)
         current = next((j for j in mine if j.name == w.job_name), None)
@@ -306,44 +295,33 @@ def plan_services(
         else:
             orphaned = [s for s in spec_services if s.phase is Phase.ACTIVE and owned(s)]
             if orphaned:
-                why = "its spec has no `serve:` any more"
-                changes.append(
-                    ServiceChange(
-                        ServiceAction.STOP,
-                        orphaned[0].job_type,
-                        w.spec_name,
-                        orphaned[0].name,
-                        w.cluster,
-                        why,
-                        w.file,
-                        stop=tuple(orphaned),
-                    )
-                )
-    for name in sorted(set(by_spec) - all_spec_names - wanted_names):
+                changes.append(_stop_change(w.spec_name, orphaned, "its spec has no `serve:` any more", w.file))
+    # Services of specs in none of the planned folders: as for jobs, only whole folders can say a spec is gone
+    # (with file arguments, another spec's service is outside the plan), and --prune or --destroy stops them.
+    for name in sorted(set(by_spec) - all_spec_names - wanted_names) if folders_planned else ():
         if targets and name not in targets:
             continue
         running = [s for s in by_spec[name] if s.phase is Phase.ACTIVE]
         mine_running = [s for s in running if owned(s)]
         if not mine_running:
             continue
-        if prune:
-            first = mine_running[0]
+        if prune or destroy:
             changes.append(
-                ServiceChange(
-                    ServiceAction.STOP,
-                    first.job_type,
-                    name,
-                    first.name,
-                    first.cluster,
-                    PRUNE_REASON,
-                    stop=tuple(mine_running),
-                )
+                _stop_change(name, mine_running, (destroy_reason or "--destroy") if destroy else PRUNE_REASON)
             )
         else:
             ids = ", ".join(str(s.job_id) for s in mine_running)
             notes.append(f"`{name}` has no spec any more but service(s) {ids} still run: `--prune` stops them")
     models = tuple(sorted({(w.cluster, w.register.model) for w in wanted if w.register is not None}))
     return ServicePlan(tuple(changes), fingerprint, models, tuple(notes))
+
+
+def _stop_change(spec_name: str, running: list[RemoteJob], reason: str, file: str = "") -> ServiceChange:
+    """Stop `running` (this project's services of one spec, on the first one's cluster)."""
+    first = running[0]
+    return ServiceChange(
+        ServiceAction.STOP, first.job_type, spec_name, first.name, first.cluster, reason, file, stop=tuple(running)
+    )
 
 
 def pruned_services(plan: ServicePlan | None) -> list[RemoteJob]:

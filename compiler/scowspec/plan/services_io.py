@@ -177,8 +177,8 @@ def build_services(
         registered,
         fingerprint=fingerprint(services, registered),
         all_spec_names=all_spec_names,
-        # As for jobs: services of specs not found are pruned only when whole folders were planned.
-        prune=options.prune and bool(options.prune_scope),
+        prune=options.prune,
+        folders_planned=bool(options.prune_scope),
         replace=options.replace,
         targets=options.targets,
         owner_text=serving.ownership_text,
