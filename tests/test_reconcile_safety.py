@@ -293,6 +293,14 @@ def test_cancel_and_destroy(
     assert states(sandbox)["other"] == "RUNNING", "another project's job is never cancelled"
 
 
+def test_cancelling_a_spec_with_nothing_running_says_so(cli: CLI, lab: Path, sandbox: SandboxServer) -> None:
+    assert cli("apply", "--yes").code == 0
+    assert cli("cancel", "a", "--yes").code == 0
+    again = cli("cancel", "a", "--yes")
+    assert again.code == 0 and "Nothing to stop: no running job or service of this project in scope." in again.out
+    assert "No specs in scope" not in again.out, again.out
+
+
 # -- Findings 4, 15, 20: summaries that never mislead ---------------------------------------------------------------
 def force(sandbox: SandboxServer, spec: str, state: str) -> None:
     job = max((j for j in jobs(sandbox) if j["jobName"].rsplit("-", 1)[0] == spec), key=lambda j: j["jobId"])

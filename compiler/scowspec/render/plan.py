@@ -69,6 +69,8 @@ def verdict(plan: Plan) -> str:
     """One honest sentence: never "matches" while a current job failed or a missing spec's job still runs."""
     if plan.has_changes:
         return ""
+    if plan.destroy:  # --destroy and `scowspec cancel NAME`: the specs are in scope; nothing of theirs runs
+        return "Nothing to stop: no running job or service of this project in scope."
     if plan.matches:
         return (
             "No changes. The portal matches the specs." if plan.changes else "No specs in scope and no jobs to touch."
