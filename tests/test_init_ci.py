@@ -46,6 +46,15 @@ def test_init_ci_writes_the_files_into_a_specs_only_repository(cli: CLI, in_dir:
     assert (in_dir / ".gitignore").read_text("utf-8").count(".scowspec/") == 1
 
 
+def test_init_with_ci_refused_for_an_existing_spec_writes_nothing(cli: CLI, in_dir: Path) -> None:
+    (in_dir / "specs").mkdir()
+    (in_dir / "specs" / "mine.yaml").write_text("kept\n", "utf-8")
+    before = sorted(p.relative_to(in_dir) for p in in_dir.rglob("*"))
+    r = cli("init", "mine", "--ci", "github")
+    assert r.code == 4 and "nothing was written" in r.err, r.err
+    assert sorted(p.relative_to(in_dir) for p in in_dir.rglob("*")) == before, "nothing was written, indeed"
+
+
 def test_init_needs_a_name_or_ci(cli: CLI, in_dir: Path) -> None:
     r = cli("init")
     assert r.code == 64 and "--ci" in r.err

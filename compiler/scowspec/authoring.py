@@ -135,11 +135,17 @@ class Written:
     project: str = ""
 
 
-def write_starter(folder: Path, name: str, *, force: bool, new_project_id: str) -> Written:
-    """Write `folder/NAME.yaml`; put the schema in the repository's schema/ folder if it is not there yet."""
+def starter_target(folder: Path, name: str, *, force: bool) -> Path:
+    """Where `init NAME` writes the spec; refused (before anything is written) when a file is there."""
     target = folder / f"{name}.yaml"
     if target.exists() and not force:
         raise RefusedError(f"{target} exists; nothing was written", hint="pass --force to overwrite it")
+    return target
+
+
+def write_starter(folder: Path, name: str, *, force: bool, new_project_id: str) -> Written:
+    """Write `folder/NAME.yaml`; put the schema in the repository's schema/ folder if it is not there yet."""
+    target = starter_target(folder, name, force=force)
     id_file, project_id, wrote_id = ensure_project_id(folder, new_project_id)
     project_file = files.find_project_file(target)
     project = load_project(project_file)[0].defaults if project_file else {}

@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from scowspec.authoring import REQUIREMENTS, CiSystem, ensure_project_id, format_files, write_ci, write_starter
+from scowspec.authoring import (
+    REQUIREMENTS,
+    CiSystem,
+    ensure_project_id,
+    format_files,
+    starter_target,
+    write_ci,
+    write_starter,
+)
 from scowspec.cli.options import PathsArg, paths_or_default
 from scowspec.diagnostics import Report
 from scowspec.errors import UsageError
@@ -50,6 +58,8 @@ def init(
         raise UsageError("say what to write: a spec NAME, --ci github|gitlab, --project, or several")
     if name is not None and not re.fullmatch(schema()["properties"]["name"]["pattern"], name):
         raise UsageError(f"`{name}` is not a valid spec name: {NAME_HELP}")
+    if name is not None:
+        starter_target(folder, name, force=force)  # a clash refuses before the CI files are written
     if ci is not None:
         project_file = files.find_project_file(folder)
         done = write_ci(project_file.parent if project_file else Path.cwd(), ci, force=force)
