@@ -184,6 +184,21 @@ def test_apply_wait_follows_the_submitted_job(cli: CLI, project: Path, sandbox: 
     assert again.code == 0 and "ended COMPLETED" in again.out
 
 
+@pytest.mark.parametrize(("ends", "code", "verdict"), [("COMPLETED", 0, "passed"), ("FAILED", 2, "missing")])
+def test_apply_wait_json_is_one_document_with_the_waits_exit_code(
+    cli: CLI, project: Path, sandbox: SandboxServer, ends: str, code: int, verdict: str
+) -> None:
+    timer = force_later(sandbox, 1.0, ends)
+    r = cli("apply", "--yes", "--wait", "--interval", "0.2", "-o", "json")
+    timer.join()
+    assert r.code == code, r.out + r.err
+    doc = json.loads(r.out)  # one document on stdout; the live view went to stderr
+    assert doc["exit_code"] == code and [x["outcome"] for x in doc["results"]] == ["done"]
+    [waited] = doc["waited"]
+    assert waited["state"] == ends and waited["job_id"] == doc["results"][0]["job_id"]
+    assert waited["verdict"] == verdict and waited["succeeded"] is (code == 0)
+
+
 def test_ctrl_c_stops_watching_never_the_job(project: Path, sandbox: SandboxServer, cli: CLI) -> None:
     job_id = applied(cli, sandbox)
     env = {"SCOWSPEC_PORTAL_URL": sandbox.url, "PYTHONUNBUFFERED": "1"}

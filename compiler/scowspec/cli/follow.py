@@ -34,9 +34,9 @@ def wait_for(
     interval: float,
     *,
     to_stderr: bool = False,
-) -> int:
+) -> tuple[int, list[follow.Snapshot]]:
     """Follow `jobs` to their end with a live view (on stderr when stdout carries JSON); the outcome as an exit
-    code, 130 when interrupted."""
+    code (130 when interrupted), and the last snapshots seen."""
     stream = sys.stderr if to_stderr else sys.stdout
     if stream.isatty():
         view: watch_view.LiveView | watch_view.PlainView = watch_view.LiveView(Console(file=stream))
@@ -50,9 +50,9 @@ def wait_for(
     except KeyboardInterrupt:
         view.close()
         typer.echo(watch_view.stopped(len(jobs)), err=True)
-        return ExitCode.INTERRUPTED
+        return ExitCode.INTERRUPTED, finals
     view.close()
-    return follow.exit_code(finals)
+    return follow.exit_code(finals), finals
 
 
 def watch(name: NameArg, paths: PathsArg = None, job: JobOpt = None, interval: IntervalOpt = 10.0) -> int:
@@ -62,7 +62,7 @@ def watch(name: NameArg, paths: PathsArg = None, job: JobOpt = None, interval: I
     job keeps running).
     """
     client, remote = follow.connect_and_find(paths_or_default(paths), name, job)
-    return wait_for(client, [(remote, None)], interval)
+    return wait_for(client, [(remote, None)], interval)[0]
 
 
 def report(

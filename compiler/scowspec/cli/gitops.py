@@ -37,6 +37,7 @@ from scowspec.render import logs as logs_view
 from scowspec.render import plan as plan_view
 from scowspec.render import services as services_view
 from scowspec.render import status as status_view
+from scowspec.render import watch as watch_view
 
 TargetOpt = Annotated[
     list[str] | None, typer.Option("--target", help="Only this spec name (repeatable).", show_default=False)
@@ -159,10 +160,12 @@ def _confirm(yes: bool, dangerous: bool) -> None:
         raise RefusedError("apply cancelled; nothing was changed")
 
 
-def _finish(result: ApplyResult, output: Output) -> int:
+def _finish(result: ApplyResult, output: Output, *, print_json: bool = True) -> int:
     failed = bool(result.of(Outcome.FAILED)) or any(r.outcome is Outcome.FAILED for r in result.services)
     code = ExitCode.INTERRUPTED if result.interrupted else ExitCode.PARTIAL if failed else ExitCode.OK
     if output is Output.JSON:
+        if not print_json:
+            return code
         typer.echo(apply_view.json_text(result, code), nl=False)
     else:
         typer.echo(apply_view.summary(result))
@@ -178,10 +181,12 @@ def _apply_specs(
     lock_timeout: float,
     output: Output,
     saved: planfile.Saved | None = None,
-) -> tuple[int, Plan | None, PortalClient | None]:
+    then_wait: bool = False,
+) -> tuple[int, Plan | None, PortalClient | None, ApplyResult]:
     """Plan and apply under both locks: this clone's, then the project's on the portal (every clone's).
 
-    With a saved plan, the plan is made again and must equal it (the file alone is never trusted)."""
+    With a saved plan, the plan is made again and must equal it (the file alone is never trusted). With
+    `then_wait`, the JSON document is left to the caller, which adds what the wait saw."""
     progress = None if output is Output.JSON else (lambda r: typer.echo(apply_view.line(r)))
     service_progress = None if output is Output.JSON else (lambda r: typer.echo(services_view.result_line(r)))
     folder = workflow.state_dir(spec_paths)
@@ -190,7 +195,7 @@ def _apply_specs(
     with apply_lock(folder, lock_timeout):
         prepared = _prepared(spec_paths)
         if prepared.client is None:
-            return ExitCode.INVALID, None, None
+            return ExitCode.INVALID, None, None, ApplyResult(())
         with workflow.project_lock(prepared.client, prepared.lock_cluster, prepared.project, lock_timeout):
             if saved is not None:
                 planned = workflow.replan(saved, prepared, request)
@@ -204,9 +209,9 @@ def _apply_specs(
                 raise RefusedError("; ".join(planned.refusals))
             if not p.has_changes:
                 workflow.settle(folder, p)
-                if output is Output.JSON:
+                if output is Output.JSON and not then_wait:
                     typer.echo(apply_view.json_text(ApplyResult(()), ExitCode.OK), nl=False)
-                return ExitCode.OK, p, planned.client
+                return ExitCode.OK, p, planned.client, ApplyResult(())
             _confirm(yes, p.cancels_running)
             result = workflow.execute(
                 p,
@@ -216,7 +221,7 @@ def _apply_specs(
                 progress=progress,
                 service_progress=service_progress,
             )
-    return _finish(result, output), p, planned.client
+    return _finish(result, output, print_json=not then_wait), p, planned.client, result
 
 
 def apply(
@@ -247,6 +252,7 @@ def apply(
     one failed, was cancelled or is not verified.
     """
     output = as_output(output_choice)
+    json_wait = wait and output is Output.JSON
     if plan_file is not None:
         if paths or target or replace or prune or destroy or adopt_legacy_jobs or show_foreign:
             raise UsageError(
@@ -263,8 +269,15 @@ def apply(
                 hint="run `scowspec apply --plan` from that folder",
             )
         request = workflow.request_of(saved, allow_mass_cancel, allow_over_budget)
-        code, the_plan, client = _apply_specs(
-            spec_paths, request, yes=yes, parallelism=parallelism, lock_timeout=lock_timeout, output=output, saved=saved
+        code, the_plan, client, result = _apply_specs(
+            spec_paths,
+            request,
+            yes=yes,
+            parallelism=parallelism,
+            lock_timeout=lock_timeout,
+            output=output,
+            saved=saved,
+            then_wait=json_wait,
         )
     else:
         request = workflow.PlanRequest(
@@ -277,18 +290,24 @@ def apply(
             adopt_legacy=adopt_legacy_jobs,
             show_foreign=show_foreign,
         )
-        code, the_plan, client = _apply_specs(
+        code, the_plan, client, result = _apply_specs(
             paths_or_default(paths),
             request,
             yes=yes,
             parallelism=parallelism,
             lock_timeout=lock_timeout,
             output=output,
+            then_wait=json_wait,
         )
     if not wait or code != ExitCode.OK or the_plan is None or client is None:
+        if json_wait and the_plan is not None:  # the apply's document, left to here: nothing to wait for
+            typer.echo(apply_view.json_text(result, code), nl=False)
         return code
     jobs = follow.jobs_of_plan(client, the_plan)
-    return follow_cli.wait_for(client, jobs, interval, to_stderr=output_choice is ApplyFormat.JSON)
+    code, finals = follow_cli.wait_for(client, jobs, interval, to_stderr=json_wait)
+    if json_wait:  # one document: what apply did, how each job ended, and the exit code that says so
+        typer.echo(apply_view.json_text(result, code, [watch_view.snapshot_doc(s) for s in finals]), nl=False)
+    return code
 
 
 def cancel(
@@ -308,7 +327,7 @@ def cancel(
         destroy_reason=f"scowspec cancel {name}",
         adopt_legacy=adopt_legacy_jobs,
     )
-    code, _, _ = _apply_specs(
+    code, _, _, _ = _apply_specs(
         paths_or_default(paths),
         request,
         yes=yes,

@@ -39,8 +39,10 @@ def text(result: ApplyResult) -> str:
     return "".join(x + "\n" for x in lines) + summary(result) + "\n"
 
 
-def json_text(result: ApplyResult, exit_code: int) -> str:
-    doc = {
+def json_text(result: ApplyResult, exit_code: int, waited: list[dict[str, object]] | None = None) -> str:
+    """The apply's JSON document; with `waited` (apply --wait), each followed job's end, and the exit code is
+    theirs."""
+    doc: dict[str, object] = {
         "format_version": FORMAT_VERSION,
         "results": [
             {
@@ -56,6 +58,7 @@ def json_text(result: ApplyResult, exit_code: int) -> str:
         ],
         "services": [services_view.result_doc(r) for r in result.services],
         "interrupted": result.interrupted,
+        **({"waited": waited} if waited is not None else {}),
         "exit_code": exit_code,
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

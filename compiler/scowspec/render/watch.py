@@ -53,6 +53,19 @@ STOPPED = (
 )
 
 
+def snapshot_doc(snap: Snapshot) -> dict[str, object]:
+    """A followed job as JSON: what the text view ends with (apply --wait -o json)."""
+    return {
+        "job_id": snap.job.job_id,
+        "job_name": snap.job.name,
+        "cluster": snap.job.cluster,
+        "state": snap.job.state,
+        "verdict": snap.verdict.value,
+        "final_loss": snap.outputs.final_loss if snap.ended else None,
+        "succeeded": snap.succeeded,
+    }
+
+
 def stopped(count: int) -> str:
     return STOPPED.format(s="s" if count != 1 else "", v="" if count != 1 else "s")
 
