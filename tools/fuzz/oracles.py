@@ -9,8 +9,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-JOB_EOF = "SCOWSPEC_JOB_JSON"
-PREPARE_EOF = "SCOWSPEC_PREPARE_PY"
+from scowspec.compile.command import JOB_EOF, PREPARE_EOF
 
 
 def injection(command: str, spec_file: str) -> str:

@@ -139,17 +139,23 @@ def _after_training(spec: FineTuneSpec) -> list[str]:
     ]
 
 
-def posttrain_of(command: str) -> dict[str, Any] | None:
-    """The post-training description a command carries (the inverse of `_after_training`), or None: a command
-    scowspec did not write, or one with nothing after training. Readers of a job (status, the sandbox) use it."""
-    opener = f"<<'{POSTTRAIN_EOF}'\n"
+def heredoc_json(command: str, eof: str) -> dict[str, Any] | None:
+    """The JSON object a command writes through the here-document ending at `eof`, or None (no such
+    here-document, or not a JSON object in it: a command scowspec did not write)."""
+    opener = f"<<'{eof}'\n"
     start = command.find(opener)
     if start < 0:
         return None
     start += len(opener)
-    end = command.find(f"\n{POSTTRAIN_EOF}\n", start - 1)
+    end = command.find(f"\n{eof}\n", start - 1)
     try:
         found = json.loads(command[start:end]) if end >= 0 else None
     except ValueError:
         return None
     return found if isinstance(found, dict) else None
+
+
+def posttrain_of(command: str) -> dict[str, Any] | None:
+    """The post-training description a command carries (the inverse of `_after_training`), or None: a command
+    scowspec did not write, or one with nothing after training. Readers of a job (status, the sandbox) use it."""
+    return heredoc_json(command, POSTTRAIN_EOF)

@@ -6,11 +6,10 @@ The command embeds the job description as JSON (see compile.command), so a repla
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from scowspec.compile.command import JOB_EOF
+from scowspec.compile.command import JOB_EOF, heredoc_json
 from scowspec.plan.model import FieldChange
 
 _IGNORED = ("trainJobName", "command")
@@ -18,18 +17,7 @@ _IGNORED = ("trainJobName", "command")
 
 def embedded_job(command: str) -> dict[str, Any] | None:
     """The job description inside a scowspec command, or None for other commands."""
-    start = command.find(f"<<'{JOB_EOF}'\n")
-    if start < 0:
-        return None
-    body_start = command.index("\n", start) + 1
-    end = command.find(f"\n{JOB_EOF}\n", body_start)
-    if end < 0:
-        return None
-    try:
-        loaded = json.loads(command[body_start:end])
-    except ValueError:
-        return None
-    return loaded if isinstance(loaded, dict) else None
+    return heredoc_json(command, JOB_EOF)
 
 
 def _flat(prefix: str, value: Any, out: dict[str, Any]) -> None:
