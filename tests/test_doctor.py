@@ -64,6 +64,9 @@ CASES = {
         says="wrong or has expired",
         not_run=True,
     ),
+    "bad-project-file": Case(
+        project=lambda g: {"max_gpu_hours": "lots"}, code=64, problem=("config", "config"), says="error[", not_run=True
+    ),
     "no-token": Case(unset=("SCOWSPEC_TOKEN",), code=64, problem=("config", "config"), says="SCOWSPEC_TOKEN"),
     "api-secret-as-user": Case(
         env=lambda s: {"SCOWSPEC_TOKEN": "sandbox-api-secret", "SCOWSPEC_USER": "alice"},

@@ -18,6 +18,7 @@ from scowspec.pipeline import Loaded, load_specs
 from scowspec.portal.client import TOKEN_HINT, PortalClient
 from scowspec.portal.profile import Profile
 from scowspec.portal.settings import PortalSettings, from_env
+from scowspec.render import diagnostics as diagnostics_view
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def _configuration(paths: list[Path], findings: list[Finding]) -> tuple[Loaded, 
             Finding(
                 "config",
                 Status.CONFIG,
-                f"{first.file} has {len(project_problems)} problem(s), first: {first.message}",
+                f"{first.file} has {len(project_problems)} problem(s), first: {diagnostics_view.line(first)}",
                 hint="run `scowspec validate` to see them all",
             ),
         )
