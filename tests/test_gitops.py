@@ -11,6 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from scowspec.apply.executor import Outcome, Result, apply_plan
+from scowspec.apply.journal import Journal
+from scowspec.plan.model import Action, Change, Desired, Plan
+from scowspec.portal.client import PortalClient
+from scowspec.portal.settings import PortalSettings
 from scowspec.sandbox.server import SandboxServer
 
 from .conftest import TOKEN, Run, scowspec_process
@@ -270,6 +275,37 @@ def test_ctrl_c_finishes_the_call_in_flight_and_exits_130(project: Path, sandbox
     proc2 = scowspec_process(project, "apply", "--yes")
     proc2.communicate(timeout=60)
     assert proc2.returncode == 0 and sorted(names(sandbox)) == sorted(set(names(sandbox))) and len(jobs(sandbox)) == 6
+
+
+def test_ctrl_c_while_a_result_is_reported_still_sends_none_of_the_queued_submits(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """Ctrl-C lands wherever the main thread is: here while it reports the first finished change. It escaped
+    there once, and the pool's exit then sent every queued submit (CI: 3 of 5 landed after one Ctrl-C)."""
+    client = PortalClient(PortalSettings(sandbox.url, TOKEN, timeout_s=5.0))
+    golden = json.loads((Path(__file__).parent / "golden" / "qwen25-pku-identity.json").read_text("utf-8"))
+    changes = []
+    for i in range(5):
+        payload = {**golden, "trainJobName": f"small-{i}"}
+        desired = Desired(f"small-{i}", f"small-{i}", "ai-k8s", f"specs/small-{i}.yaml", payload, 2, 2, 60)
+        changes.append(Change(Action.SUBMIT, desired.spec_name, desired.job_name, "ai-k8s", "new", desired=desired))
+    signalled: list[Result] = []
+
+    def progress(result: Result) -> None:
+        if not signalled:
+            signalled.append(result)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    journal = Journal(tmp_path / "journal.json")
+    try:
+        result = apply_plan(Plan(tuple(changes), "fp", ("ai-k8s",)), client, journal, parallelism=4, progress=progress)
+    except KeyboardInterrupt:
+        result = None
+    assert len(jobs(sandbox)) <= 2, "only the submit reported and one already sent may land"
+    assert result is not None and result.interrupted, "Ctrl-C is a flag while changes run, never an exception"
+    outcomes = [r.outcome for r in result.results]
+    assert outcomes.count(Outcome.DONE) == len(jobs(sandbox)) and outcomes.count(Outcome.SKIPPED) >= 3
+    assert not json.loads((tmp_path / "journal.json").read_text())["pending"], "nothing is in doubt"
 
 
 def test_wrong_token_is_a_clear_error(cli: CLI, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,6 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from scowspec.apply.interrupts import ctrl_c_sets
 from scowspec.apply.journal import GRACE_S, Journal, in_doubt
 from scowspec.errors import NotFoundError, PortalError, ScowspecError, TransportError
 from scowspec.plan.model import Action, Change, Plan
@@ -71,8 +72,8 @@ class ApplyResult:
         return tuple(r for r in self.results if r.outcome is outcome)
 
 
-class _Interrupted(Exception):
-    pass
+class Interrupted(Exception):
+    """Ctrl-C came before this call was sent (the `stop` flag): it was not."""
 
 
 class SubmitGate:
@@ -92,9 +93,12 @@ class SubmitGate:
         with lock:
             wait = last[0] + self.spacing_s - time.monotonic()
             if wait > 0:
-                time.sleep(wait)
+                if stop is None:
+                    time.sleep(wait)
+                elif stop.wait(wait):  # Ctrl-C wakes it at once
+                    raise Interrupted
             if stop is not None and stop.is_set():
-                raise _Interrupted
+                raise Interrupted
             try:
                 return send()
             finally:
@@ -197,7 +201,7 @@ def journaled_submit(
     if earlier is not None and in_doubt(earlier, time.time()):
         return Attempt(Sent.IN_DOUBT, earlier=earlier)
     if stop is not None and stop.is_set():
-        raise _Interrupted
+        raise Interrupted
     try:  # before the journal: a folder that could not be made means nothing was sent
         for folder in folders_to_make(payload):
             ensure_dir(cluster, folder)
@@ -212,7 +216,7 @@ def journaled_submit(
     journal.begin(key, cluster)
     try:
         job_id = gate.call(cluster, tracked, stop)
-    except (_Interrupted, KeyboardInterrupt):
+    except (Interrupted, KeyboardInterrupt):
         if not sent:
             journal.end(key)
         raise
@@ -322,13 +326,13 @@ def _run(portal: Portal, journal: Journal, change: Change, stop: threading.Event
     try:
         for job in change.cancel:
             if stop.is_set():
-                raise _Interrupted
+                raise Interrupted
             notes.append(_cancel(portal, job))
         if change.action in (Action.SUBMIT, Action.REPLACE):
             result = _submit(portal, journal, change, stop, gate)
             message = "; ".join([*notes, result.message])
             return Result(change, result.outcome, message, result.job_id, result.retryable)
-    except _Interrupted:
+    except Interrupted:
         return Result(change, Outcome.SKIPPED, "; ".join([*notes, "interrupted before the next call"]))
     except PortalError as exc:
         return Result(change, Outcome.FAILED, "; ".join([*notes, exc.message]), retryable=retryable(exc))
@@ -350,23 +354,18 @@ def apply_plan(
     todo = [c for c in plan.changes if c.action.changes_anything]
     stop = threading.Event()
     gate = gate or SubmitGate()
-    results: list[Result] = []
-    interrupted = False
-    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="scowspec-apply") as pool:
-        pending: set[Future[Result]] = {pool.submit(_run, portal, journal, c, stop, gate) for c in todo}
+    # The pool's exit waits for every change handed to it: Ctrl-C must set `stop` (ctrl_c_sets), never escape.
+    with (
+        ctrl_c_sets(stop),
+        ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="scowspec-apply") as pool,
+    ):
+        futures = [pool.submit(_run, portal, journal, c, stop, gate) for c in todo]
+        pending: set[Future[Result]] = set(futures)
         while pending:
-            try:
-                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            except KeyboardInterrupt:
-                # First Ctrl-C: let calls in flight finish and be recorded; start nothing new.
-                stop.set()
-                interrupted = True
-                continue
+            # A timeout, so that the main thread (the only one Python runs signal handlers on) looks often.
+            done, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
             for future in done:
-                result = future.result()
-                results.append(result)
                 if progress is not None:
-                    progress(result)
-    order = {id(c): i for i, c in enumerate(todo)}
-    results.sort(key=lambda r: order.get(id(r.change), 0))
-    return ApplyResult(tuple(results), interrupted or any(r.outcome is Outcome.SKIPPED for r in results))
+                    progress(future.result())
+    results = [f.result() for f in futures]  # in plan order
+    return ApplyResult(tuple(results), stop.is_set() or any(r.outcome is Outcome.SKIPPED for r in results))

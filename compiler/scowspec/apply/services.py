@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from scowspec.apply.executor import Outcome, Sent, SubmitGate, journaled_submit, retryable
+from scowspec.apply.executor import Interrupted, Outcome, Sent, SubmitGate, journaled_submit, retryable
+from scowspec.apply.interrupts import ctrl_c_sets
 from scowspec.apply.journal import GRACE_S, Journal
 from scowspec.errors import ConflictError, NotFoundError, PortalError, ScowspecError, TransportError
 from scowspec.plan.services import Registration, ServiceAction, ServiceChange, ServicePlan
@@ -114,7 +115,9 @@ def _stop(portal: ServicePortal, job: RemoteJob) -> str:
     return f"stopped service {job.job_id} `{job.name}`"
 
 
-def _serve(portal: ServicePortal, journal: Journal, change: ServiceChange, gate: SubmitGate) -> ServiceResult:
+def _serve(
+    portal: ServicePortal, journal: Journal, change: ServiceChange, gate: SubmitGate, stop: threading.Event
+) -> ServiceResult:
     if change.payload is None:  # plans are made again before apply; this only guards the type
         return ServiceResult(change, Outcome.FAILED, "nothing to start: the change has no payload")
     cluster, payload = change.cluster, dict(change.payload)
@@ -127,6 +130,7 @@ def _serve(portal: ServicePortal, journal: Journal, change: ServiceChange, gate:
         ensure_dir=portal.ensure_dir,
         send=lambda: portal.submit_service(change.route, payload),
         gate=gate,
+        stop=stop,
     )
     job_id = attempt.job_id
     match attempt.sent:
@@ -179,12 +183,14 @@ def _run(
         notes: list[str] = []
         result = None
         if change.action in (ServiceAction.SERVE, ServiceAction.RESERVE):
-            result = _serve(portal, journal, change, gate)
+            result = _serve(portal, journal, change, gate, stop)
             if result.outcome is not Outcome.DONE:
                 return result  # the old version keeps serving
         notes += [_stop(portal, job) for job in change.stop]
         message = "; ".join(([result.message] if result else []) + notes)
         return ServiceResult(change, Outcome.DONE, message, result.job_id if result else None)
+    except Interrupted:
+        return ServiceResult(change, Outcome.SKIPPED, "interrupted before the next call")
     except PortalError as exc:
         return ServiceResult(change, Outcome.FAILED, exc.message, retryable=retryable(exc))
     except ScowspecError as exc:  # the journal could not record the submit: it was not sent
@@ -202,13 +208,10 @@ def apply_services(
     """Run every service change, in plan order (a spec's register before its serve); Ctrl-C starts nothing new."""
     stop = threading.Event()
     results: list[ServiceResult] = []
-    for change in (c for c in plan.changes if c.action.changes_anything):
-        try:
+    with ctrl_c_sets(stop):
+        for change in (c for c in plan.changes if c.action.changes_anything):
             result = _run(portal, journal, change, gate, stop)
-        except KeyboardInterrupt:
-            stop.set()
-            result = ServiceResult(change, Outcome.SKIPPED, "interrupted")
-        results.append(result)
-        if progress is not None:
-            progress(result)
+            results.append(result)
+            if progress is not None:
+                progress(result)
     return tuple(results), stop.is_set()
