@@ -13,6 +13,7 @@ import pytest
 
 from scowspec.cli.app import main
 from scowspec.portal.profile import Generation
+from scowspec.sandbox.files import FileDriver
 from scowspec.sandbox.server import SandboxServer, start
 from scowspec.sandbox.store import Clock
 
@@ -52,10 +53,15 @@ def generation(request: pytest.FixtureRequest) -> Generation:
     return request.param  # type: ignore[no-any-return]
 
 
+# A cluster's file driver is its own setting, not the portal generation's: pairing them runs every portal test
+# through both drivers' ways of saying "no such folder" (sandbox/files.py) without doubling the suite.
+FILE_DRIVER = {Generation.RELEASE_0_5_4: FileDriver.SSH, Generation.MAIN: FileDriver.SCOWD}
+
+
 @pytest.fixture
 def sandbox(generation: Generation) -> Iterator[SandboxServer]:
     """A fresh portal per test: jobs stay RUNNING until cancelled or forced."""
-    server = start(clock=Clock(pending_s=0.0, run_s=0.0), generation=generation)
+    server = start(clock=Clock(pending_s=0.0, run_s=0.0), generation=generation, file_driver=FILE_DRIVER[generation])
     yield server
     server.shutdown()
     server.server_close()

@@ -13,12 +13,13 @@ import requests
 
 from scowspec.apply.executor import SubmitGate, apply_plan
 from scowspec.apply.journal import Journal
-from scowspec.errors import PortalError
+from scowspec.errors import ConflictError, NotFoundError, PortalError
 from scowspec.plan.model import Action, Change, Desired, Plan
 from scowspec.portal.client import PortalClient
 from scowspec.portal.profile import Generation
 from scowspec.portal.settings import PortalSettings
 from scowspec.portal.types import RemoteJob
+from scowspec.sandbox.files import FileDriver
 from scowspec.sandbox.server import SandboxServer, start
 from scowspec.sandbox.store import Clock
 
@@ -379,3 +380,32 @@ def test_one_broken_spec_adds_no_errors_to_the_valid_ones(cli: CLI, project: Pat
         r = cli(command)
         assert r.code == 3, r.out + r.err
         assert "specs/fine.yaml" not in r.err and "needs-portal" not in r.err, r.err
+
+
+@pytest.mark.parametrize("driver", [pytest.param(d, id=d.value) for d in FileDriver])
+def test_the_file_drivers_ways_of_saying_no_such_folder_all_read_as_not_found(driver: FileDriver) -> None:
+    """scowd answers a listing of a missing folder with 400 (or 404), SSH with 412; an SFTP mkdir under a missing
+    parent or of a folder made meanwhile is a bare 500. scowspec asks checkExist and sees one answer each."""
+    server = start(file_driver=driver)
+    try:
+        client = client_of(server)
+        gone = "/data/home/alice/nowhere/deeper"
+        with pytest.raises(NotFoundError):
+            client.list_directory("ai-k8s", gone)
+        with pytest.raises(NotFoundError):
+            client.delete("ai-k8s", f"{gone}/file", folder=False)
+        if driver is FileDriver.SSH:
+            with pytest.raises(NotFoundError):
+                client.mkdir("ai-k8s", gone)  # one level at a time over SFTP
+        else:
+            client.mkdir("ai-k8s", gone)  # scowd makes the parents too
+            assert client.list_directory("ai-k8s", "/data/home/alice/nowhere")[0]["name"] == "deeper"
+        client.mkdir("ai-k8s", "/data/home/alice/here")
+        with pytest.raises(ConflictError):
+            client.mkdir("ai-k8s", "/data/home/alice/here")
+        with pytest.raises(PortalError) as other:
+            client.list_directory("ai-k8s", "/data/home/alice/datasets/identity/v0/identity.json")  # a file
+        assert not isinstance(other.value, NotFoundError)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -18,6 +18,11 @@ class PortalChoice(enum.Enum):
     MAIN = "main"
 
 
+class FileDriverChoice(enum.Enum):  # sandbox.files.FileDriver, without importing the sandbox at start-up
+    SCOWD = "scowd"
+    SSH = "ssh"
+
+
 def sandbox(
     host: Annotated[str, typer.Option(help="Address to listen on (keep it on loopback).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0 picks a free one).", min=0, max=65535)] = 8765,
@@ -30,6 +35,10 @@ def sandbox(
     portal: Annotated[
         PortalChoice, typer.Option("--portal", help="The SCOW-AI generation to model (README: 'The sandbox portal').")
     ] = PortalChoice.MAIN,
+    file_driver: Annotated[
+        FileDriverChoice,
+        typer.Option(help="How the portal reaches the cluster's files: scowd, or SSH where scowd is off."),
+    ] = FileDriverChoice.SCOWD,
     token_idle_seconds: Annotated[
         float | None,
         typer.Option(help="A login token expires after this long unused (the portal's default: 3600).", min=0.0),
@@ -38,6 +47,7 @@ def sandbox(
 ) -> int:
     """Serve a local SCOW-AI-compatible portal at http://HOST:PORT/ai (token: sandbox-token, user alice)."""
     from scowspec.portal.profile import Generation
+    from scowspec.sandbox.files import FileDriver
     from scowspec.sandbox.server import make_server
     from scowspec.sandbox.store import Clock
 
@@ -54,6 +64,7 @@ def sandbox(
             verbose=verbose,
             generation=Generation(portal.value),
             token_idle_s=token_idle_seconds,
+            file_driver=FileDriver(file_driver.value),
         )
     except sqlite3.Error as exc:  # a folder, or a file that is not the sandbox's database
         raise UsageError(f"{state}: cannot open the sandbox's state: {exc}", hint="pass another --state") from exc
@@ -61,7 +72,8 @@ def sandbox(
         raise UsageError(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}") from exc
     server.portal.faults.latency_ms = latency_ms
     typer.echo(
-        f"SCOW-AI sandbox at {server.url} (portal {portal.value}, state {state}); token `sandbox-token`. Ctrl-C stops it.",
+        f"SCOW-AI sandbox at {server.url} (portal {portal.value}, files over {file_driver.value}, state {state}); "
+        "token `sandbox-token`. Ctrl-C stops it.",
         err=True,
     )
     try:

@@ -516,14 +516,32 @@ class PortalClient:
         return found
 
     def mkdir(self, cluster: str, path: str) -> None:
-        """One folder; ConflictError (409) when it exists. Not retried blindly: a lost answer may hide a success."""
-        self._request(
-            "POST",
-            "/file/mkdir",
-            body={"clusterId": cluster, "path": path},
-            retry_statuses=frozenset({429}),
-            retry_transport=False,
-        )
+        """One folder; ConflictError when it exists, NotFoundError when its parent does not (mkdir -p on scowd
+        makes parents). Not retried blindly: a lost answer may hide a success."""
+        try:
+            self._request(
+                "POST",
+                "/file/mkdir",
+                body={"clusterId": cluster, "path": path},
+                retry_statuses=frozenset({429}),
+                retry_transport=False,
+            )
+        except PortalError as exc:
+            raise self._mkdir_failure(exc, cluster, path) from None
+
+    def _mkdir_failure(self, exc: PortalError, cluster: str, path: str) -> PortalError:
+        """The portal looks before it makes a folder (409), but two mkdirs of one path can both pass the look; over
+        SSH the second then fails in SFTP with a bare 500, as does a missing parent. Ask checkExist which it was."""
+        if isinstance(exc, ConflictError | NotFoundError | AuthError | TransportError) or exc.status is None:
+            return exc
+        try:
+            if self.exists(cluster, path, fresh=True):
+                return ConflictError(f"{path} already exists (made meanwhile): {exc.message}", status=exc.status)
+            if not self.exists(cluster, posixpath.dirname(path), fresh=True):
+                return NotFoundError(f"{posixpath.dirname(path)} does not exist: {exc.message}", status=exc.status)
+        except PortalError:
+            pass
+        return exc
 
     def ensure_dir(self, cluster: str, path: str) -> bool:
         """Make `path` and its missing parents (below the home folder); True when anything was made."""
@@ -542,13 +560,33 @@ class PortalClient:
         return bool(missing)
 
     def list_directory(self, cluster: str, path: str) -> list[dict[str, Any]]:
-        got = self._request("GET", "/file/listDirectory", params={"clusterId": cluster, "path": path})
+        """A folder's entries; NotFoundError when it is not there."""
+        try:
+            got = self._request("GET", "/file/listDirectory", params={"clusterId": cluster, "path": path})
+        except PortalError as exc:
+            raise self._missing_or(exc, cluster, path) from None
         return [e for e in got if isinstance(e, dict)] if isinstance(got, list) else []
 
     def delete(self, cluster: str, path: str, *, folder: bool) -> None:
-        self._request(
-            "POST", "/file/delete", body={"clusterId": cluster, "target": "DIR" if folder else "FILE", "path": path}
-        )
+        """NotFoundError when there was nothing to delete (SSH's `rm -rf` of a folder says nothing at all)."""
+        try:
+            self._request(
+                "POST", "/file/delete", body={"clusterId": cluster, "target": "DIR" if folder else "FILE", "path": path}
+            )
+        except PortalError as exc:
+            raise self._missing_or(exc, cluster, path) from None
+
+    def _missing_or(self, exc: PortalError, cluster: str, path: str) -> PortalError:
+        """`exc`, or NotFoundError when `path` is not there. The file drivers say "no such folder" each their own
+        way (scowd: 404 or 400 by its version; SSH: 412 "is not accessible"), so ask checkExist, whose answer is
+        plain, rather than read status codes."""
+        if isinstance(exc, NotFoundError | AuthError | TransportError) or exc.status is None:
+            return exc
+        try:
+            there = self.exists(cluster, path, fresh=True)
+        except PortalError:
+            return exc
+        return exc if there else NotFoundError(exc.message, status=exc.status, code=exc.code)
 
     def download(self, cluster: str, path: str, *, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
         """A file's bytes (a growing file: what it held when the read began)."""

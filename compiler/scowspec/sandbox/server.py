@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 from scowspec.portal.profile import PROFILES, Generation, Profile
 from scowspec.sandbox import checks, files, joboutputs, openapi, serving
 from scowspec.sandbox.checks import Rejected
-from scowspec.sandbox.files import Raw
+from scowspec.sandbox.files import FileDriver, Raw
 from scowspec.sandbox.store import Clock, Store
 
 BASE = "/ai/api"
@@ -43,6 +43,7 @@ class Faults:
     drop_next: int = 0
     lose_next_submit: int = 0
     blank_next_submit: int = 0  # accepted and stored, answered 200 with an empty body
+    mkdir_gap_ms: int = 0  # between mkdir's look and its make (files.py): concurrent mkdirs of one path both pass
     route: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -68,10 +69,12 @@ class Portal:
         seed: dict[str, Any] | None = None,
         profile: Profile = PROFILES[Generation.MAIN],
         token_idle_s: float | None = None,
+        file_driver: FileDriver = FileDriver.SCOWD,
     ) -> None:
         self.store = store
         self.seed = seed or load_seed()
         self.profile = profile
+        self.file_driver = file_driver  # a cluster's setting (scowd on or off), not the portal generation's
         self.faults = Faults()
         self.requests: Counter[str] = Counter()
         self.closing = threading.Event()
@@ -137,7 +140,8 @@ class Portal:
             asked = (body if method == "POST" and isinstance(body, dict) else query).get("path")
             if isinstance(asked, str) and asked.startswith("/"):  # a job's files, up to its clock
                 joboutputs.refresh(self.store, self.profile, user, asked, self.seed.get("verify_verdict", "passed"))
-            return 200, files.route(self.store, user, method, route, query, body)
+            gap_s = self.faults.mkdir_gap_ms / 1000
+            return 200, files.route(self.store, user, method, route, query, body, self.file_driver, gap_s)
         if method == "POST" and route == "/appSessions/list":
             return 200, self.list_sessions(user, body)
         if method == "POST" and route == "/jobs":
@@ -416,6 +420,7 @@ class Portal:
                         "drop_next",
                         "lose_next_submit",
                         "blank_next_submit",
+                        "mkdir_gap_ms",
                         "route",
                     ):
                         setattr(self.faults, k, v)
@@ -640,9 +645,12 @@ def make_server(
     verbose: bool = False,
     generation: Generation = Generation.MAIN,
     token_idle_s: float | None = None,
+    file_driver: FileDriver = FileDriver.SCOWD,
 ) -> SandboxServer:
     """A sandbox bound to HOST:PORT (port 0 picks a free one), not yet serving, speaking one portal generation."""
-    portal = Portal(Store(state, clock or Clock()), profile=PROFILES[generation], token_idle_s=token_idle_s)
+    portal = Portal(
+        Store(state, clock or Clock()), profile=PROFILES[generation], token_idle_s=token_idle_s, file_driver=file_driver
+    )
     return SandboxServer(host, port, portal, verbose=verbose)
 
 
@@ -654,9 +662,10 @@ def start(
     verbose: bool = False,
     generation: Generation = Generation.MAIN,
     token_idle_s: float | None = None,
+    file_driver: FileDriver = FileDriver.SCOWD,
 ) -> SandboxServer:
     """A running sandbox on a background thread."""
-    server = make_server(host, port, state, clock, verbose, generation, token_idle_s)
+    server = make_server(host, port, state, clock, verbose, generation, token_idle_s, file_driver)
     threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="scowspec-sandbox", daemon=True
     ).start()
