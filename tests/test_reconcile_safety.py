@@ -5,6 +5,7 @@ A plan touches only this project's jobs and only the specs it was asked about; s
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import threading
@@ -15,13 +16,16 @@ from pathlib import Path
 import pytest
 
 from scowspec.apply.executor import folders_to_make
+from scowspec.apply.portal_lock import portal_lock
 from scowspec.cli.app import main
 from scowspec.compile.service import compile_paths
+from scowspec.errors import ScowspecError
 from scowspec.portal.client import PortalClient
-from scowspec.portal.settings import from_env
-from scowspec.sandbox.server import SandboxServer
+from scowspec.portal.settings import PortalSettings, from_env
+from scowspec.sandbox.files import FileDriver
+from scowspec.sandbox.server import SandboxServer, start
 
-from .conftest import TESTDATA, Run
+from .conftest import TESTDATA, TOKEN, Run
 from .portal_helpers import admin, jobs, make_project, write_small
 
 CLI = Callable[..., Run]
@@ -235,6 +239,43 @@ def test_portal_lock_held_or_expired(
     assert says in r.err
     assert len(jobs(sandbox)) == (0 if code else 2)
     assert (sandbox.portal.store.file("alice", lock) is not None) is bool(code)
+
+
+@pytest.mark.parametrize("driver", [pytest.param(d, id=d.value) for d in FileDriver])
+def test_portal_lock_holds_though_the_portals_mkdir_looks_then_makes(driver: FileDriver) -> None:
+    """The portal's mkdir looks (409), then makes the folder in a second call (scowd: `mkdir -p`, no error for a
+    folder made meanwhile): four applies starting together, with 150 ms between the look and the make, all get
+    the lock in turn and never two at once."""
+    server = start(file_driver=driver)
+    try:
+        admin(server, "faults", {"mkdir_gap_ms": 150})
+        held: list[tuple[float, float]] = []
+        failures: list[str] = []
+        barrier = threading.Barrier(4)
+
+        def apply_like() -> None:
+            client = PortalClient(PortalSettings(server.url, TOKEN, timeout_s=5.0))
+            barrier.wait()
+            try:
+                with portal_lock(client, "ai-k8s", "lab-a", timeout_s=30):
+                    start_s = time.monotonic()
+                    time.sleep(0.2)
+                    held.append((start_s, time.monotonic()))
+            except ScowspecError as exc:
+                failures.append(exc.message)
+
+        threads = [threading.Thread(target=apply_like) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not failures and len(held) == 4
+        spans = sorted(held)
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), f"held at once: {spans}"
+        assert server.portal.store.file("alice", f"{HOME}/.scowspec/locks/lab-a") is None, "released at the end"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # -- Finding 6: a GPU-hour budget per apply ----------------------------------------------------------------------

@@ -1,10 +1,16 @@
 """One apply per project across clones and machines: a lock folder on the portal, `~/.scowspec/locks/<project>`.
 
-The local lock (apply.lock) only covers one clone; a laptop and a CI runner share nothing but the portal. The
-portal's mkdir is atomic (409 when the folder exists), so the folder is the lock. Its one child folder names the
-holder and an expiry, `until-<epoch s>-by-<user@host-pid-nonce>` (the file routes have no small-file upload), and
-a heartbeat renews it while the apply runs. The lock is deleted at the end; a holder that died leaves it to
-expire, and the next apply takes it over then (itself through an atomic mkdir, so two waiters never both do).
+The local lock (apply.lock) only covers one clone; a laptop and a CI runner share nothing but the portal. The lock
+is the folder and its one child, which names the holder and an expiry, `until-<epoch s>-by-<user@host-pid-nonce>`
+(the file routes have no small-file upload). A heartbeat renews it while the apply runs; it is deleted at the end;
+a holder that died leaves it to expire, and the next apply takes it over then (through an mkdir of its own, so two
+waiters never both do).
+
+The portal's mkdir is not atomic: it looks (409 when the folder exists), then makes it in a second call, and on
+scowd that call is `mkdir -p`, which does not fail on a folder made meanwhile. Two applies starting together can
+both "make" the lock folder. So whoever made it writes its name and then lists the folder: it holds the lock only
+if no other live name is there; else it takes its name back and tries again after a random pause (both may, and
+the pause parts them). Of two names written, the later writer always sees the earlier, so two never both hold.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
+import random
 import re
 import secrets
 import socket
@@ -29,6 +36,9 @@ LOCK_TTL_S = 600.0  # renewed every third of it while held: only a dead holder's
 POLL_S = 0.2
 # A lock folder without a holder child is an apply between its two mkdirs, or one that died there.
 UNNAMED_GRACE_S = 60.0
+# After backing off from a lock folder two applies made at once, how long one may write its name into that folder
+# again without waiting out UNNAMED_GRACE_S (the other backed off too, or holds it now: the listing tells).
+CONTENDED_S = 5.0
 _HOLDER = re.compile(r"^until-(?P<until>[0-9]+)-by-(?P<owner>[A-Za-z0-9._@-]+)$")
 
 
@@ -108,27 +118,64 @@ class PortalLock:
             return
         self.client.delete(self.cluster, self.path, folder=True)
 
+    def _claim_alone(self) -> bool:
+        """Write our name into the lock folder and keep it only if no other live name is there."""
+        try:
+            self._claim()
+        except NotFoundError:
+            return False  # the folder went meanwhile (a release, a takeover): start again
+        except PortalError:
+            with contextlib.suppress(PortalError):
+                self.client.delete(self.cluster, self.path, folder=True)
+            raise
+        mine = self.held
+        now = self.clock()
+        try:
+            others = [h for h in _holders(self.client, self.cluster, self.path) if mine is None or h.name != mine.name]
+        except NotFoundError:
+            others = []  # deleted right after our name went in: nobody holds it; try again
+            self.held = None
+            return False
+        if not [h for h in others if h.until >= now]:
+            return True
+        # Made at once by two applies (see the module's note): take our name back, pause at random, try again.
+        self.held = None
+        if mine is not None:
+            with contextlib.suppress(PortalError):
+                self.client.delete(self.cluster, f"{self.path}/{mine.name}", folder=True)
+        time.sleep(random.uniform(0, 2 * POLL_S))
+        return False
+
     def acquire(self, timeout_s: float) -> None:
         self.client.ensure_dir(self.cluster, self.path.rpartition("/")[0])
         deadline = time.monotonic() + timeout_s
+        contended_until = float("-inf")  # monotonic: we backed off from a folder made at once with another apply
         while True:
             try:
                 self.client.mkdir(self.cluster, self.path)
+                made = True
             except ConflictError:
-                pass
-            else:
-                try:
-                    self._claim()
-                except PortalError:
-                    with contextlib.suppress(PortalError):
-                        self.client.delete(self.cluster, self.path, folder=True)
-                    raise
-                return
+                made = False
+            except NotFoundError:  # the locks folder itself went: make it again
+                self.client.ensure_dir(self.cluster, self.path.rpartition("/")[0])
+                continue
+            current: Holder | None = None
+            if made:
+                if self._claim_alone():
+                    return
+                contended_until = time.monotonic() + CONTENDED_S
+                self._give_up_after(deadline, current)
+                continue
             try:
                 holders = _holders(self.client, self.cluster, self.path)
                 current = holders[-1] if holders else None
                 now = self.clock()
                 if current is None:
+                    if time.monotonic() < contended_until:
+                        if self._claim_alone():
+                            return
+                        self._give_up_after(deadline, current)
+                        continue
                     if _age_s(self.client, self.cluster, self.path, now) > UNNAMED_GRACE_S:
                         self._take_over(None)
                         continue
@@ -137,14 +184,17 @@ class PortalLock:
                     continue
             except NotFoundError:
                 continue  # released meanwhile: try again at once
-            if time.monotonic() >= deadline:
-                who = current.describe() if current else "its holder is still writing its name"
-                raise RefusedError(
-                    f"another scowspec apply of project `{self.project}` holds the portal lock {self.path} "
-                    f"({who}); nothing was changed",
-                    hint="wait for it, or raise --lock-timeout; a lock whose holder died is taken over once it expires",
-                )
+            self._give_up_after(deadline, current)
             time.sleep(POLL_S)
+
+    def _give_up_after(self, deadline: float, current: Holder | None) -> None:
+        if time.monotonic() >= deadline:
+            who = current.describe() if current else "its holder is still writing its name"
+            raise RefusedError(
+                f"another scowspec apply of project `{self.project}` holds the portal lock {self.path} "
+                f"({who}); nothing was changed",
+                hint="wait for it, or raise --lock-timeout; a lock whose holder died is taken over once it expires",
+            )
 
     # -- holding and releasing --------------------------------------------------------------------
     def _beat(self) -> None:
