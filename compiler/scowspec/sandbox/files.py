@@ -11,7 +11,8 @@ they differ where scowspec must not care (FileDriver):
 - A folder that is not there: scowd answers a listing with 404 or 400 (by scowd version: NotFound, or
   InvalidArgument "no such file or directory"; the driver's own comment at d83b20f4 and later says so), SSH with
   412 "is not accessible" (sshFileDriver.ts @ 00aa2eb2). Deleting one: scowd as for listing; SSH's `rm -rf` says
-  nothing.
+  nothing. Downloading a file that is not there: SSH 403; scowd 200 with an empty body (its `finally` ends the
+  response before the error is sent), so a reader must ask checkExist first.
 """
 
 from __future__ import annotations
@@ -83,7 +84,12 @@ def route(
     if method == "GET" and route == "/file/download":
         if args.get("download") not in ("true", "false"):
             raise bad("Input validation failed", {"issues": [{"path": ["download"], "message": "Required"}]})
-        found = _existing(store, uid, path)
+        found = store.file(uid, path)
+        if found is None:
+            if driver is FileDriver.SSH:
+                raise Rejected(403, "FORBIDDEN", f"{path} is not accessible")
+            # scowd: the metadata call fails inside a `finally` that ends the response first: 200, empty body.
+            return Raw(b"")
         if found["kind"] != "FILE":
             raise bad(f"{path} is not a file")
         return Raw(bytes(found["content"]))
