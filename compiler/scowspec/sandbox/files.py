@@ -84,15 +84,15 @@ def route(
     if method == "GET" and route == "/file/download":
         if args.get("download") not in ("true", "false"):
             raise bad("Input validation failed", {"issues": [{"path": ["download"], "message": "Required"}]})
-        found = store.file(uid, path)
-        if found is None:
+        stored = store.file(uid, path)
+        if stored is None:
             if driver is FileDriver.SSH:
                 raise Rejected(403, "FORBIDDEN", f"{path} is not accessible")
             # scowd: the metadata call fails inside a `finally` that ends the response first: 200, empty body.
             return Raw(b"")
-        if found["kind"] != "FILE":
+        if stored["kind"] != "FILE":
             raise bad(f"{path} is not a file")
-        return Raw(bytes(found["content"]))
+        return Raw(bytes(stored["content"]))
     if method == "POST" and route == "/file/mkdir":
         _writable(path, home)
         if store.file(uid, path) is not None:
