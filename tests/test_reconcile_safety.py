@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from scowspec.apply.executor import folders_to_make
+from scowspec import follow
+from scowspec.apply.executor import ApplyResult, Outcome, Result, folders_to_make
 from scowspec.apply.portal_lock import portal_lock
 from scowspec.cli.app import main
 from scowspec.compile.service import compile_paths
 from scowspec.errors import ScowspecError
+from scowspec.plan.model import Action, Change, Plan
 from scowspec.portal.client import PortalClient
 from scowspec.portal.settings import PortalSettings, from_env
 from scowspec.sandbox.files import FileDriver
@@ -190,6 +192,24 @@ def test_status_and_logs_never_show_another_projects_job(cli: CLI, lab: Path, sa
     same = submit_as(sandbox, spec, project="lab-z")
     [doc] = json.loads(cli("status", "-o", "json").out)["specs"]
     assert [j["job_id"] for j in doc["jobs"]] == [same, ours] and doc["jobs_not_this_projects"] == 2
+
+
+def test_apply_wait_follows_the_job_it_submitted_not_a_newer_one_of_the_same_name(
+    cli: CLI, lab: Path, sandbox: SandboxServer
+) -> None:
+    (lab / "specs" / "b.yaml").unlink()
+    spec = write_small(lab, "a")
+    r = cli("apply", "--yes", "-o", "json")
+    assert r.code == 0, r.out + r.err
+    [done] = json.loads(r.out)["results"]
+    ours = done["job_id"]
+    theirs = submit_as(sandbox, spec, project="lab-z")  # the same spec in another repository: same job name, newer
+    [job] = [j for j in jobs(sandbox) if j["jobId"] == ours]
+    change = Change(Action.SUBMIT, "a", job["jobName"], "ai-k8s", "new")
+    client = PortalClient(from_env(sandbox.url))
+    result = ApplyResult((Result(change, Outcome.DONE, "submitted", ours),))
+    followed = follow.jobs_of_apply(client, Plan((change,), "fp", ("ai-k8s",)), result)
+    assert [j.job_id for j, _ in followed] == [ours], f"followed {followed}, not ours ({ours}; theirs {theirs})"
 
 
 # -- Finding 8: one apply per project across clones: a lock on the portal --------------------------------------

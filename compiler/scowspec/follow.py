@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from scowspec.apply.executor import ApplyResult
 from scowspec.compile.service import connect
 from scowspec.errors import UsageError
 from scowspec.exitcodes import ExitCode
@@ -115,14 +116,20 @@ def follow(
         sleep(interval_s)
 
 
-def jobs_of_plan(client: PortalClient, the_plan: Plan) -> list[tuple[RemoteJob, Mapping[str, Any] | None]]:
-    """After an apply: the newest job of each name the plan wants (submitted, replaced or unchanged), with the
-    payload it submitted where it did."""
-    wanted: dict[str, Mapping[str, Any] | None] = {
-        c.job_name: c.desired.payload if c.desired else None for c in the_plan.changes if c.action is not Action.CANCEL
+def jobs_of_apply(
+    client: PortalClient, the_plan: Plan, result: ApplyResult | None
+) -> list[tuple[RemoteJob, Mapping[str, Any] | None]]:
+    """After an apply: each job the plan wants, by its id: the one this apply submitted (or found an earlier
+    submit of), else the job the plan found unchanged or failed. Never the newest job of a name: another
+    project's identical spec compiles to the same name, and its job may be newer."""
+    wanted: dict[tuple[str, int], Mapping[str, Any] | None] = {
+        (c.cluster, c.current.job_id): None
+        for c in the_plan.changes
+        if c.action is not Action.CANCEL and c.current is not None
     }
-    found: dict[str, RemoteJob] = {}
-    for job in observe(client, the_plan.clusters).jobs:
-        if job.name in wanted and (job.name not in found or job.job_id > found[job.name].job_id):
-            found[job.name] = job
-    return [(job, wanted[name]) for name, job in sorted(found.items())]
+    for r in result.results if result is not None else ():
+        if r.job_id is not None and r.change.action is not Action.CANCEL:
+            wanted[r.change.cluster, r.job_id] = r.change.desired.payload if r.change.desired else None
+    listed = {(j.cluster, j.job_id): j for j in observe(client, the_plan.clusters).jobs}
+    found = [(listed[key], payload) for key, payload in wanted.items() if key in listed]
+    return sorted(found, key=lambda pair: (pair[0].name, pair[0].job_id))

@@ -303,7 +303,7 @@ def apply(
         if json_wait and the_plan is not None:  # the apply's document, left to here: nothing to wait for
             typer.echo(apply_view.json_text(result, code), nl=False)
         return code
-    jobs = follow.jobs_of_plan(client, the_plan)
+    jobs = follow.jobs_of_apply(client, the_plan, result)
     code, finals = follow_cli.wait_for(client, jobs, interval, to_stderr=json_wait)
     if json_wait:  # one document: what apply did, how each job ended, and the exit code that says so
         typer.echo(apply_view.json_text(result, code, [watch_view.snapshot_doc(s) for s in finals]), nl=False)
