@@ -16,7 +16,7 @@ from scowspec.sandbox.server import SandboxServer, start
 from scowspec.sandbox.store import Clock
 
 from .conftest import Run
-from .portal_helpers import make_project
+from .portal_helpers import admin, make_project
 
 CLI = Callable[..., Run]
 
@@ -165,3 +165,41 @@ def test_an_expired_token_is_said_as_such(
     assert r.code == 1
     token = next(f for f in doc["findings"] if f["check"] == "token")
     assert token["status"] == "fail" and "expired" in token["message"] and "1 h" in token["hint"]
+
+
+LOCK = "/data/home/alice/.scowspec/locks/lab-a"
+LOCK_STATES = [
+    pytest.param(None, "ok", "free: no apply of `lab-a` is running", id="free"),
+    pytest.param(+3600, "warn", "held by bob@ci-runner-pid7-abc123 until", id="held"),
+    pytest.param(-5, "warn", "was left by bob@ci-runner-pid7-abc123, whose lock has expired", id="expired"),
+    pytest.param(0, "warn", "names no holder", id="no-holder-yet"),
+]
+
+
+@pytest.mark.parametrize(("expires_in", "status", "says"), LOCK_STATES)
+def test_doctor_says_who_holds_the_apply_lock(
+    cli: CLI, in_dir: Path, portal_env: SandboxServer, expires_in: int | None, status: str, says: str
+) -> None:
+    _write_project(in_dir, portal_env, {})
+    if expires_in == 0:
+        portal_env.portal.store.put("alice", LOCK, "DIR")
+    elif expires_in is not None:
+        until = int(time.time()) + expires_in
+        portal_env.portal.store.put("alice", f"{LOCK}/until-{until}-by-bob@ci-runner-pid7-abc123", "DIR")
+    r, doc = _doctor(cli)
+    [lock] = [f for f in doc["findings"] if f["check"] == "apply lock"]
+    assert lock["status"] == status and says in lock["message"] and LOCK in lock["message"], r.out
+    assert r.code == 0, "a lock is something to know, not a problem"
+
+
+def test_a_check_the_portal_fails_is_that_checks_failure_and_the_rest_still_run(
+    cli: CLI, in_dir: Path, portal_env: SandboxServer, generation: Generation
+) -> None:
+    _write_project(in_dir, portal_env, {})
+    route = "GET /config/scowCluster" if generation is Generation.MAIN else "GET /config"
+    admin(portal_env, "faults", {"fail_next": 20, "fail_status": 500, "route": route})
+    r, doc = _doctor(cli)
+    found = {f["check"]: f["status"] for f in doc["findings"]}
+    assert r.code == 1 and found["time limit"] == "fail", r.out
+    assert found["work_dir"] == "ok" and found["apply lock"] == "ok" and not doc["not_run"], r.out
+    assert "Traceback" not in r.err and "Internal error" not in r.err

@@ -82,6 +82,18 @@ def _age_s(client: Files, cluster: str, path: str, now: float) -> float:
     return 0.0
 
 
+def lock_path(client: Files, cluster: str, project: str) -> str:
+    return state_path(client, cluster, "locks", project)
+
+
+def holders_now(client: Files, cluster: str, project: str) -> list[Holder] | None:
+    """The names in the project's lock folder now, oldest expiry first; None when there is no lock folder."""
+    try:
+        return _holders(client, cluster, lock_path(client, cluster, project))
+    except NotFoundError:
+        return None
+
+
 @dataclass
 class PortalLock:
     client: Files
@@ -91,7 +103,7 @@ class PortalLock:
     clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
-        self.path = state_path(self.client, self.cluster, "locks", self.project)
+        self.path = lock_path(self.client, self.cluster, self.project)
         self.owner = _owner_token()
         self.held: Holder | None = None
         self._stop = threading.Event()

@@ -11,7 +11,7 @@ from scowspec.render import doctor as view
 
 
 def doctor(paths: PathsArg = None, output_choice: ApplyOutput = ApplyFormat.TEXT) -> int:
-    """Check the setup against the portal: URL, API generation, token, user, accounts, home, partition, work_dir.
+    """Check the setup against the portal: URL, API, token, user, accounts, home, partition, work_dir, apply lock.
 
     Exit 0 when everything is ok (warnings included), 1 on a portal problem, 64 when configuration is missing.
     """

@@ -11,6 +11,7 @@ import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from scowspec.apply.portal_lock import LOCK_TTL_S, UNNAMED_GRACE_S, Holder
 from scowspec.compile.resolve import Partition
 from scowspec.exitcodes import ExitCode
 from scowspec.portal.profile import Generation, Profile
@@ -62,6 +63,7 @@ CHECKS = (
     "time limit",
     "tensorboard",
     "work_dir",
+    "apply lock",
 )
 
 SECRET_HINT = (
@@ -228,6 +230,33 @@ def work_dir(path: str, cluster: str, home: str, exists: bool, nearest: str) -> 
         "work_dir",
         Status.OK,
         f"{path} does not exist yet; apply creates it (below {nearest}, which exists, on `{cluster}`)",
+    )
+
+
+def apply_lock(project: str, path: str, holders: Sequence[Holder] | None, now: float) -> Finding:
+    """Whether an apply of this project holds the portal lock now (`holders`: None when there is no lock folder)."""
+    if holders is None:
+        return Finding("apply lock", Status.OK, f"free: no apply of `{project}` is running ({path})")
+    live = [h for h in holders if h.until >= now]
+    if live:
+        return Finding(
+            "apply lock",
+            Status.WARN,
+            f"{path} is {live[-1].describe()}: an apply of `{project}` is running, or died less than "
+            f"{LOCK_TTL_S / 60:.0f} minutes ago",
+            hint="the next apply waits --lock-timeout seconds for it; a dead holder's lock is taken over once it expires",
+        )
+    if holders:
+        return Finding(
+            "apply lock",
+            Status.WARN,
+            f"{path} was left by {holders[-1].owner}, whose lock has expired: the next apply takes it over",
+        )
+    return Finding(
+        "apply lock",
+        Status.WARN,
+        f"{path} names no holder: an apply is starting, or one died while taking it; the next apply takes it over "
+        f"once it is {UNNAMED_GRACE_S:.0f} s old",
     )
 
 

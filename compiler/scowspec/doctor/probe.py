@@ -7,9 +7,12 @@ every later check would fail for the same reason, and one clear error beats ten.
 from __future__ import annotations
 
 import posixpath
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from scowspec.apply import portal_lock
 from scowspec.compile.service import portal_generation, portal_url
 from scowspec.doctor import checks
 from scowspec.doctor.checks import DoctorReport, Finding, Status
@@ -19,6 +22,7 @@ from scowspec.portal.client import TOKEN_HINT, PortalClient
 from scowspec.portal.profile import Profile
 from scowspec.portal.settings import PortalSettings, from_env
 from scowspec.render import diagnostics as diagnostics_view
+from scowspec.workflow import lock_cluster
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,8 @@ class Wanted:
     partition: str | None
     work_dirs: tuple[tuple[str, str], ...]  # (cluster, work_dir), project's first
     tensorboard: bool
+    project: str = ""  # the project id, when the paths name one
+    lock_cluster: str = ""  # where its apply lock lives (workflow.lock_cluster)
 
 
 def wanted_of(loaded: Loaded) -> Wanted:
@@ -52,6 +58,8 @@ def wanted_of(loaded: Loaded) -> Wanted:
         text("partition"),
         tuple(dirs),
         any(spec.tensorboard_dir for spec in loaded.specs),
+        loaded.project_id,
+        lock_cluster(loaded),
     )
 
 
@@ -207,14 +215,36 @@ def _portal_facts(client: PortalClient, profile: Profile, want: Wanted, findings
         else:
             findings.append(checks.partitions(parts, want.account, want.cluster, want.partition))
     for cluster in sorted({want.cluster or "", *(c for c, _ in want.work_dirs)} - {""}):
-        findings.append(checks.time_limit(client.max_running_hours(cluster), cluster, profile))
+        findings.append(_asked("time limit", _time_limit, client, cluster, profile))
         if not profile.max_time_per_cluster:
             break  # one global limit
     findings.append(checks.tensorboard(profile, want.tensorboard))
     for cluster, work_dir in want.work_dirs:
         if cluster not in homes:
             continue  # its home folder is already reported as a problem
-        findings.append(_work_dir(client, cluster, work_dir, homes[cluster]))
+        findings.append(_asked("work_dir", _work_dir, client, cluster, work_dir, homes[cluster]))
+    if want.project and want.lock_cluster in homes:
+        findings.append(_asked("apply lock", _apply_lock, client, want.lock_cluster, want.project))
+
+
+def _asked(check: str, ask: Callable[..., Finding], *args: object) -> Finding:
+    """One check's finding; a portal error (other than an expired token or no answer, which end the run) is that
+    check's failure, and the checks after it still run."""
+    try:
+        return ask(*args)
+    except PortalError as exc:
+        if isinstance(exc, AuthError | TransportError):
+            raise
+        return Finding(check, Status.FAIL, exc.message, exc.hint)
+
+
+def _time_limit(client: PortalClient, cluster: str, profile: Profile) -> Finding:
+    return checks.time_limit(client.max_running_hours(cluster), cluster, profile)
+
+
+def _apply_lock(client: PortalClient, cluster: str, project: str) -> Finding:
+    holders = portal_lock.holders_now(client, cluster, project)
+    return checks.apply_lock(project, portal_lock.lock_path(client, cluster, project), holders, time.time())
 
 
 def _work_dir(client: PortalClient, cluster: str, path: str, home: str) -> Finding:
