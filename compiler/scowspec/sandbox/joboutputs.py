@@ -20,7 +20,6 @@ from typing import Any
 
 from scowspec.compile.command import posttrain_of
 from scowspec.portal.profile import Profile
-from scowspec.report.outputs import place_of
 from scowspec.sandbox.store import Store
 
 LOGGING_STEPS = 5
@@ -125,6 +124,40 @@ def verify_json(name: str, post: dict[str, Any], verdict: str) -> bytes:
     return (json.dumps(report, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
+def volumes(body: dict[str, Any], profile: Profile) -> list[tuple[str, str]]:
+    """(container path, host path) of each folder the portal mounts into a train job, longest target first: the
+    spec's `mountPoints`, and on main WORK_DIR at itself (the working directory). Written from the portal's side,
+    apart from the rule scowspec reads outputs back with (report.outputs.place_of), so that a mistake in that
+    rule shows up in the tests instead of being copied here."""
+    mounts = [
+        (posixpath.normpath(str(mp["target"])), posixpath.normpath(str(mp["path"])))
+        for mp in body.get("mountPoints", []) or []
+        if isinstance(mp, dict)
+        and str(mp.get("target", "")).startswith("/")
+        and str(mp.get("path", "")).startswith("/")
+    ]
+    if profile.work_dir_is_mounted:
+        work_dir = _env(body, "WORK_DIR")
+        if work_dir.startswith("/"):
+            mounts.append((posixpath.normpath(work_dir), posixpath.normpath(work_dir)))
+    return sorted(mounts, key=lambda m: len(m[0]), reverse=True)
+
+
+def on_host(container_path: str, body: dict[str, Any], profile: Profile) -> str | None:
+    """Where a file the job writes at `container_path` lands on the cluster; None: in the container only."""
+    for target, host in volumes(body, profile):
+        if container_path == target or container_path.startswith(target.rstrip("/") + "/"):
+            return posixpath.normpath(host + "/" + container_path[len(target) :])
+    return None
+
+
+def _env(body: dict[str, Any], key: str) -> str:
+    for e in body.get("envVariables", []) or []:
+        if isinstance(e, dict) and e.get("key") == key:
+            return str(e.get("value", ""))
+    return ""
+
+
 def refresh(store: Store, profile: Profile, user: dict[str, Any], path: str, default_verdict: str) -> None:
     """Bring the files of every job whose folder `path` is in (or is) up to the job's clock."""
     path = posixpath.normpath(path)
@@ -132,8 +165,12 @@ def refresh(store: Store, profile: Profile, user: dict[str, Any], path: str, def
     for job in store.jobs_named(user["id"], segments):
         if "trainJobName" not in job["body"]:
             continue  # a service shares its train job's name; only training writes these files
-        # Where the job's WORK_DIR outlives the container, by the rule scowspec reads them back with.
-        job_dir = place_of(job["jobName"], job["body"], profile).job_dir
+        # The job writes to $WORK_DIR/<job name> in its container (scowspec's command); what reaches the cluster
+        # is what a volume carries out.
+        work_dir = _env(job["body"], "WORK_DIR")
+        if not work_dir.startswith("/"):
+            continue
+        job_dir = on_host(posixpath.normpath(f"{work_dir}/{job['jobName']}"), job["body"], profile)
         if job_dir is None or not (path == job_dir or path.startswith(job_dir + "/")) or job["state"] == "PENDING":
             continue
         started = job["submitted"] + store.clock.pending_s
