@@ -17,6 +17,7 @@ from pathlib import Path
 
 from scowspec.apply.executor import ApplyResult, Result, SubmitGate, apply_plan
 from scowspec.apply.journal import Journal, in_doubt
+from scowspec.apply.lock import apply_lock
 from scowspec.apply.portal_lock import portal_lock
 from scowspec.apply.services import ServiceResult, apply_services
 from scowspec.compile.service import Compiled, compile_loaded, connect, not_compiled
@@ -424,6 +425,66 @@ def execute(
     except KeyboardInterrupt:
         return replace(result, interrupted=True)
     return result
+
+
+@dataclass(frozen=True)
+class ApplyHooks:
+    """What the caller shows and asks along the way (the CLI renders; tests may record). Each is called under both
+    locks, so what is shown is what is applied."""
+
+    prepared: Callable[[Prepared], None] = lambda prepared: None  # the specs' diagnostics
+    planned: Callable[[Plan], None] = lambda plan: None  # the plan, before anything changes
+    confirm: Callable[[Plan], None] = lambda plan: None  # raise RefusedError to change nothing
+    progress: Callable[[Result], None] | None = None
+    service_progress: Callable[[ServiceResult], None] | None = None
+
+
+@dataclass(frozen=True)
+class Applied:
+    plan: Plan | None  # None: the specs did not compile
+    client: PortalClient | None
+    result: ApplyResult
+
+
+def apply_specs(
+    spec_paths: list[Path],
+    request: PlanRequest,
+    hooks: ApplyHooks,
+    *,
+    parallelism: int,
+    lock_timeout: float,
+    saved: Saved | None = None,
+) -> Applied:
+    """Plan and apply under both locks: this clone's, then the project's on the portal (every clone's). A second
+    apply started meanwhile, here or in another clone, plans against what the first one did.
+
+    With a saved plan, the plan is made again and must equal it (the file alone is never trusted)."""
+    folder = state_dir(spec_paths)
+    with apply_lock(folder, lock_timeout):
+        prepared = prepare(spec_paths)
+        hooks.prepared(prepared)
+        if prepared.client is None:
+            return Applied(None, None, ApplyResult(()))
+        with project_lock(prepared.client, prepared.lock_cluster, prepared.project, lock_timeout):
+            planned = replan(saved, prepared, request) if saved is not None else plan_prepared(prepared, request)
+            assert planned.plan is not None and planned.client is not None
+            the_plan = planned.plan
+            hooks.planned(the_plan)
+            if planned.refusals:
+                raise RefusedError("; ".join(planned.refusals))
+            if not the_plan.has_changes:
+                settle(folder, the_plan)
+                return Applied(the_plan, planned.client, ApplyResult(()))
+            hooks.confirm(the_plan)
+            result = execute(
+                the_plan,
+                planned.client,
+                folder,
+                parallelism=parallelism,
+                progress=hooks.progress,
+                service_progress=hooks.service_progress,
+            )
+    return Applied(the_plan, planned.client, result)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ import typer
 from scowspec import follow, workflow
 from scowspec import logs as joblogs
 from scowspec.apply.executor import ApplyResult, Outcome
-from scowspec.apply.lock import apply_lock
 from scowspec.cli import follow as follow_cli
 from scowspec.cli.follow import IntervalOpt
 from scowspec.cli.options import (
@@ -183,45 +182,26 @@ def _apply_specs(
     saved: planfile.Saved | None = None,
     then_wait: bool = False,
 ) -> tuple[int, Plan | None, PortalClient | None, ApplyResult]:
-    """Plan and apply under both locks: this clone's, then the project's on the portal (every clone's).
-
-    With a saved plan, the plan is made again and must equal it (the file alone is never trusted). With
-    `then_wait`, the JSON document is left to the caller, which adds what the wait saw."""
-    progress = None if output is Output.JSON else (lambda r: typer.echo(apply_view.line(r)))
-    service_progress = None if output is Output.JSON else (lambda r: typer.echo(services_view.result_line(r)))
-    folder = workflow.state_dir(spec_paths)
-    # Plan under the locks: a second apply started meanwhile, here or in another clone, plans against what
-    # the first one did.
-    with apply_lock(folder, lock_timeout):
-        prepared = _prepared(spec_paths)
-        if prepared.client is None:
-            return ExitCode.INVALID, None, None, ApplyResult(())
-        with workflow.project_lock(prepared.client, prepared.lock_cluster, prepared.project, lock_timeout):
-            if saved is not None:
-                planned = workflow.replan(saved, prepared, request)
-            else:
-                planned = workflow.plan_prepared(prepared, request)
-            assert planned.plan is not None and planned.client is not None
-            p = planned.plan
-            if output is not Output.JSON:
-                typer.echo(plan_view.text(p), nl=False)
-            if planned.refusals:
-                raise RefusedError("; ".join(planned.refusals))
-            if not p.has_changes:
-                workflow.settle(folder, p)
-                if output is Output.JSON and not then_wait:
-                    typer.echo(apply_view.json_text(ApplyResult(()), ExitCode.OK), nl=False)
-                return ExitCode.OK, p, planned.client, ApplyResult(())
-            _confirm(yes, p.cancels_running)
-            result = workflow.execute(
-                p,
-                planned.client,
-                folder,
-                parallelism=parallelism,
-                progress=progress,
-                service_progress=service_progress,
-            )
-    return _finish(result, output, print_json=not then_wait), p, planned.client, result
+    """workflow.apply_specs, shown as text or JSON. With `then_wait`, the JSON document is left to the caller,
+    which adds what the wait saw."""
+    text = output is not Output.JSON
+    hooks = workflow.ApplyHooks(
+        prepared=lambda p: _show_diagnostics(p.compiled.report, len(p.compiled.loaded.files)),
+        planned=(lambda p: typer.echo(plan_view.text(p), nl=False)) if text else (lambda p: None),
+        confirm=lambda p: _confirm(yes, p.cancels_running),
+        progress=(lambda r: typer.echo(apply_view.line(r))) if text else None,
+        service_progress=(lambda r: typer.echo(services_view.result_line(r))) if text else None,
+    )
+    done = workflow.apply_specs(
+        spec_paths, request, hooks, parallelism=parallelism, lock_timeout=lock_timeout, saved=saved
+    )
+    if done.plan is None:
+        return ExitCode.INVALID, None, None, done.result
+    if not done.plan.has_changes:
+        if not text and not then_wait:
+            typer.echo(apply_view.json_text(done.result, ExitCode.OK), nl=False)
+        return ExitCode.OK, done.plan, done.client, done.result
+    return _finish(done.result, output, print_json=not then_wait), done.plan, done.client, done.result
 
 
 def apply(
