@@ -172,7 +172,7 @@ LOCK_STATES = [
     pytest.param(None, "ok", "free: no apply of `lab-a` is running", id="free"),
     pytest.param(+3600, "warn", "held by bob@ci-runner-pid7-abc123 until", id="held"),
     pytest.param(-5, "warn", "was left by bob@ci-runner-pid7-abc123, whose lock has expired", id="expired"),
-    pytest.param(0, "warn", "names no holder", id="no-holder-yet"),
+    pytest.param(0, "ok", "free: no apply of `lab-a` is running", id="empty-lock-folder"),
 ]
 
 

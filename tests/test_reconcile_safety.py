@@ -17,7 +17,7 @@ import pytest
 
 from scowspec import follow
 from scowspec.apply.executor import ApplyResult, Outcome, Result, folders_to_make
-from scowspec.apply.portal_lock import portal_lock
+from scowspec.apply.portal_lock import PortalLock, portal_lock
 from scowspec.cli.app import main
 from scowspec.compile.service import compile_paths
 from scowspec.errors import ScowspecError
@@ -71,6 +71,11 @@ def submit_as(sandbox: SandboxServer, spec: Path, *, project: str | None) -> int
     job_id = client.submit(payload)
     time.sleep(1.05)  # the portal's job folders have one-second resolution: the next submit must not share it
     return job_id
+
+
+def lock_names(sandbox: SandboxServer) -> list[str]:
+    """The names in the project's portal lock folder (it stays after a release; the names go)."""
+    return sorted(c["name"] for c in sandbox.portal.store.children("alice", f"{HOME}/.scowspec/locks/lab-a"))
 
 
 # -- Finding 1 (blocker): file arguments and --target never cancel anything outside them -----------------------
@@ -238,7 +243,7 @@ def test_two_clones_applying_at_once_never_submit_twice(
     names = [j["jobName"] for j in jobs(sandbox)]
     assert codes == [0] * (2 * rounds)
     assert submits == rounds and len(names) == len(set(names)) == rounds, f"{submits} submits for {rounds} versions"
-    assert not sandbox.portal.store.file("alice", f"{HOME}/.scowspec/locks/lab-a"), "released at the end"
+    assert lock_names(sandbox) == [], "released at the end"
 
 
 LOCK_CASES = [
@@ -258,16 +263,21 @@ def test_portal_lock_held_or_expired(
     assert r.code == code, r.out + r.err
     assert says in r.err
     assert len(jobs(sandbox)) == (0 if code else 2)
-    assert (sandbox.portal.store.file("alice", lock) is not None) is bool(code)
+    # Held: bob's name stays. Expired: bob's name was deleted, ours written and deleted at the end.
+    assert lock_names(sandbox) == ([f"until-{until}-by-bob@ci-runner-pid7-abc123"] if code else [])
 
 
+@pytest.mark.parametrize("stale", [pytest.param(False, id="fresh"), pytest.param(True, id="dead-holders-name")])
 @pytest.mark.parametrize("driver", [pytest.param(d, id=d.value) for d in FileDriver])
-def test_portal_lock_holds_though_the_portals_mkdir_looks_then_makes(driver: FileDriver) -> None:
+def test_portal_lock_holds_though_the_portals_mkdir_looks_then_makes(driver: FileDriver, stale: bool) -> None:
     """The portal's mkdir looks (409), then makes the folder in a second call (scowd: `mkdir -p`, no error for a
     folder made meanwhile): four applies starting together, with 150 ms between the look and the make, all get
-    the lock in turn and never two at once."""
+    the lock in turn and never two at once; also when they all find a dead holder's expired name and take over."""
     server = start(file_driver=driver)
     try:
+        if stale:
+            dead = f"{HOME}/.scowspec/locks/lab-a/until-{int(time.time()) - 5}-by-bob@ci-runner-pid7-abc123"
+            server.portal.store.put("alice", dead, "DIR")
         admin(server, "faults", {"mkdir_gap_ms": 150})
         held: list[tuple[float, float]] = []
         failures: list[str] = []
@@ -292,10 +302,32 @@ def test_portal_lock_holds_though_the_portals_mkdir_looks_then_makes(driver: Fil
         assert not failures and len(held) == 4
         spans = sorted(held)
         assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), f"held at once: {spans}"
-        assert server.portal.store.file("alice", f"{HOME}/.scowspec/locks/lab-a") is None, "released at the end"
+        assert lock_names(server) == [], "released at the end"
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_claim_the_portal_refuses_never_deletes_anothers_lock(sandbox: SandboxServer) -> None:
+    lock = f"{HOME}/.scowspec/locks/lab-a"
+    theirs = f"until-{int(time.time()) + 3600}-by-bob@ci-runner-pid7-abc123"
+    sandbox.portal.store.put("alice", f"{lock}/{theirs}", "DIR")
+    client = PortalClient(PortalSettings(sandbox.url, TOKEN, timeout_s=5.0))
+    ours = PortalLock(client, "ai-k8s", "lab-a")
+    admin(sandbox, "faults", {"fail_next": 1, "fail_status": 500, "route": "POST /file/mkdir"})
+    with pytest.raises(ScowspecError):
+        ours._try()  # our name's mkdir fails: only our name may be taken back, never the folder
+    assert lock_names(sandbox) == [theirs]
+
+
+def test_a_lock_folder_gone_after_it_was_made_is_made_again_without_spinning(sandbox: SandboxServer) -> None:
+    client = PortalClient(PortalSettings(sandbox.url, TOKEN, timeout_s=5.0))
+    client.ensure_dir("ai-k8s", f"{HOME}/.scowspec/locks")  # remembered as made...
+    sandbox.portal.store.delete("alice", f"{HOME}/.scowspec")  # ...then deleted by hand
+    before = client.requests_made
+    with portal_lock(client, "ai-k8s", "lab-a", timeout_s=5):
+        assert len(lock_names(sandbox)) == 1
+    assert client.requests_made - before < 30, "a few calls, not a loop"
 
 
 # -- Finding 6: a GPU-hour budget per apply ----------------------------------------------------------------------

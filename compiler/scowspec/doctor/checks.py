@@ -11,7 +11,7 @@ import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from scowspec.apply.portal_lock import LOCK_TTL_S, UNNAMED_GRACE_S, Holder
+from scowspec.apply.portal_lock import LOCK_TTL_S, Holder
 from scowspec.compile.resolve import Partition
 from scowspec.exitcodes import ExitCode
 from scowspec.portal.profile import Generation, Profile
@@ -234,10 +234,9 @@ def work_dir(path: str, cluster: str, home: str, exists: bool, nearest: str) -> 
 
 
 def apply_lock(project: str, path: str, holders: Sequence[Holder] | None, now: float) -> Finding:
-    """Whether an apply of this project holds the portal lock now (`holders`: None when there is no lock folder)."""
-    if holders is None:
-        return Finding("apply lock", Status.OK, f"free: no apply of `{project}` is running ({path})")
-    live = [h for h in holders if h.until >= now]
+    """Whether an apply of this project holds the portal lock now (`holders`: the names in the lock folder, None
+    when there is no lock folder)."""
+    live = [h for h in holders or () if h.until >= now]
     if live:
         return Finding(
             "apply lock",
@@ -252,12 +251,7 @@ def apply_lock(project: str, path: str, holders: Sequence[Holder] | None, now: f
             Status.WARN,
             f"{path} was left by {holders[-1].owner}, whose lock has expired: the next apply takes it over",
         )
-    return Finding(
-        "apply lock",
-        Status.WARN,
-        f"{path} names no holder: an apply is starting, or one died while taking it; the next apply takes it over "
-        f"once it is {UNNAMED_GRACE_S:.0f} s old",
-    )
+    return Finding("apply lock", Status.OK, f"free: no apply of `{project}` is running ({path})")
 
 
 def left_out(after: str, done: Iterable[Finding]) -> tuple[str, ...]:
