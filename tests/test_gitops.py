@@ -283,12 +283,7 @@ def test_ctrl_c_while_a_result_is_reported_still_sends_none_of_the_queued_submit
     """Ctrl-C lands wherever the main thread is: here while it reports the first finished change. It escaped
     there once, and the pool's exit then sent every queued submit (CI: 3 of 5 landed after one Ctrl-C)."""
     client = PortalClient(PortalSettings(sandbox.url, TOKEN, timeout_s=5.0))
-    golden = json.loads((Path(__file__).parent / "golden" / "qwen25-pku-identity.json").read_text("utf-8"))
-    changes = []
-    for i in range(5):
-        payload = {**golden, "trainJobName": f"small-{i}"}
-        desired = Desired(f"small-{i}", f"small-{i}", "ai-k8s", f"specs/small-{i}.yaml", payload, 2, 2, 60)
-        changes.append(Change(Action.SUBMIT, desired.spec_name, desired.job_name, "ai-k8s", "new", desired=desired))
+    changes = five_submits()
     signalled: list[Result] = []
 
     def progress(result: Result) -> None:
@@ -297,14 +292,42 @@ def test_ctrl_c_while_a_result_is_reported_still_sends_none_of_the_queued_submit
             os.kill(os.getpid(), signal.SIGINT)
 
     journal = Journal(tmp_path / "journal.json")
+    handler = signal.getsignal(signal.SIGINT)
     try:
         result = apply_plan(Plan(tuple(changes), "fp", ("ai-k8s",)), client, journal, parallelism=4, progress=progress)
     except KeyboardInterrupt:
         result = None
+    assert signal.getsignal(signal.SIGINT) is handler, "the previous Ctrl-C handler is back"
     assert len(jobs(sandbox)) <= 2, "only the submit reported and one already sent may land"
     assert result is not None and result.interrupted, "Ctrl-C is a flag while changes run, never an exception"
     outcomes = [r.outcome for r in result.results]
     assert outcomes.count(Outcome.DONE) == len(jobs(sandbox)) and outcomes.count(Outcome.SKIPPED) >= 3
+    assert not json.loads((tmp_path / "journal.json").read_text())["pending"], "nothing is in doubt"
+
+
+def five_submits() -> list[Change]:
+    golden = json.loads((Path(__file__).parent / "golden" / "qwen25-pku-identity.json").read_text("utf-8"))
+    changes = []
+    for i in range(5):
+        payload = {**golden, "trainJobName": f"small-{i}"}
+        desired = Desired(f"small-{i}", f"small-{i}", "ai-k8s", f"specs/small-{i}.yaml", payload, 2, 2, 60)
+        changes.append(Change(Action.SUBMIT, desired.spec_name, desired.job_name, "ai-k8s", "new", desired=desired))
+    return changes
+
+
+def test_a_progress_line_that_cannot_be_written_sends_none_of_the_queued_submits(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """A closed stdout (`scowspec apply | head -1`) fails the first progress line: the queued submits stay unsent."""
+    client = PortalClient(PortalSettings(sandbox.url, TOKEN, timeout_s=5.0))
+
+    def progress(result: Result) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    journal = Journal(tmp_path / "journal.json")
+    with pytest.raises(BrokenPipeError):
+        apply_plan(Plan(tuple(five_submits()), "fp", ("ai-k8s",)), client, journal, parallelism=4, progress=progress)
+    assert len(jobs(sandbox)) <= 2, "only the submit reported and one already sent may land"
     assert not json.loads((tmp_path / "journal.json").read_text())["pending"], "nothing is in doubt"
 
 

@@ -361,11 +361,15 @@ def apply_plan(
     ):
         futures = [pool.submit(_run, portal, journal, c, stop, gate) for c in todo]
         pending: set[Future[Result]] = set(futures)
-        while pending:
-            # A timeout, so that the main thread (the only one Python runs signal handlers on) looks often.
-            done, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
-            for future in done:
-                if progress is not None:
-                    progress(future.result())
+        try:
+            while pending:
+                # A timeout, so that the main thread (the only one Python runs signal handlers on) looks often.
+                done, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
+                for future in done:
+                    if progress is not None:
+                        progress(future.result())
+        except BaseException:  # a progress line that could not be written, say: start nothing more
+            stop.set()
+            raise
     results = [f.result() for f in futures]  # in plan order
     return ApplyResult(tuple(results), stop.is_set() or any(r.outcome is Outcome.SKIPPED for r in results))

@@ -25,7 +25,10 @@ def ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
         return
 
     def on_sigint(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        # Not stop.set() here: the handler runs on the main thread between two of its bytecodes, maybe inside
+        # stop.wait() holding the Event's lock (services wait at the submit gate on the main thread), and set()
+        # would wait for that lock forever. Another thread waits for it instead.
+        threading.Thread(target=stop.set, name="scowspec-ctrl-c", daemon=True).start()
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:

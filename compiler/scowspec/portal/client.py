@@ -532,7 +532,9 @@ class PortalClient:
     def _mkdir_failure(self, exc: PortalError, cluster: str, path: str) -> PortalError:
         """The portal looks before it makes a folder (409), but two mkdirs of one path can both pass the look; over
         SSH the second then fails in SFTP with a bare 500, as does a missing parent. Ask checkExist which it was."""
-        if isinstance(exc, ConflictError | NotFoundError | AuthError | TransportError) or exc.status is None:
+        if isinstance(exc, ConflictError | NotFoundError | AuthError | ForbiddenError | TransportError) or (
+            exc.status is None
+        ):
             return exc
         try:
             if self.exists(cluster, path, fresh=True):
@@ -543,10 +545,11 @@ class PortalClient:
             pass
         return exc
 
-    def ensure_dir(self, cluster: str, path: str) -> bool:
-        """Make `path` and its missing parents (below the home folder); True when anything was made."""
+    def ensure_dir(self, cluster: str, path: str, *, fresh: bool = False) -> bool:
+        """Make `path` and its missing parents (below the home folder); True when anything was made. Once made, a
+        folder is taken to stay, unless `fresh` (it was seen gone)."""
         home = self.home_dir(cluster)
-        if ("made", cluster, path) in self._facts:
+        if ("made", cluster, path) in self._facts and not fresh:
             return False
         missing: list[str] = []
         here = posixpath.normpath(path)
@@ -578,9 +581,10 @@ class PortalClient:
 
     def _missing_or(self, exc: PortalError, cluster: str, path: str) -> PortalError:
         """`exc`, or NotFoundError when `path` is not there. The file drivers say "no such folder" each their own
-        way (scowd: 404 or 400 by its version; SSH: 412 "is not accessible"), so ask checkExist, whose answer is
-        plain, rather than read status codes."""
-        if isinstance(exc, NotFoundError | AuthError | TransportError) or exc.status is None:
+        way (scowd: 404 or 400 by its version; SSH: 412 "is not accessible"), so ask checkExist rather than read
+        status codes. Over SSH checkExist is "stat succeeded", so a folder we may not read can read as missing
+        too; a 403 is never taken for "missing"."""
+        if isinstance(exc, NotFoundError | AuthError | ForbiddenError | TransportError) or exc.status is None:
             return exc
         try:
             there = self.exists(cluster, path, fresh=True)

@@ -70,6 +70,8 @@ def route(
         if folder is None:
             raise _missing(driver, path)
         if folder["kind"] != "DIR":
+            if driver is FileDriver.SSH:
+                raise Rejected(422, "UNPROCESSABLE_CONTENT", f"{path} is not directory or not exists")
             raise bad(f"{path} is not a directory")
         return [
             {
