@@ -170,8 +170,8 @@ def test_an_expired_token_is_said_as_such(
 LOCK = "/data/home/alice/.scowspec/locks/lab-a"
 LOCK_STATES = [
     pytest.param(None, "ok", "free: no apply of `lab-a` is running", id="free"),
-    pytest.param(+3600, "warn", "held by bob@ci-runner-pid7-abc123 until", id="held"),
-    pytest.param(-5, "warn", "was left by bob@ci-runner-pid7-abc123, whose lock has expired", id="expired"),
+    pytest.param(+300, "warn", "held by bob@ci-runner-pid7-abc123 until", id="held"),
+    pytest.param(-5, "warn", "was left by bob@ci-runner-pid7-abc123, whose name is no longer valid", id="expired"),
     pytest.param(0, "ok", "free: no apply of `lab-a` is running", id="empty-lock-folder"),
 ]
 

@@ -247,7 +247,7 @@ def test_two_clones_applying_at_once_never_submit_twice(
 
 
 LOCK_CASES = [
-    pytest.param(+3600, 4, "held by bob@ci-runner-pid7-abc123 until", id="held-lock-refused-naming-holder"),
+    pytest.param(+300, 4, "held by bob@ci-runner-pid7-abc123 until", id="held-lock-refused-naming-holder"),
     pytest.param(-5, 0, "", id="expired-lock-taken-over"),
 ]
 
@@ -267,18 +267,28 @@ def test_portal_lock_held_or_expired(
     assert lock_names(sandbox) == ([f"until-{until}-by-bob@ci-runner-pid7-abc123"] if code else [])
 
 
-@pytest.mark.parametrize("stale", [pytest.param(False, id="fresh"), pytest.param(True, id="dead-holders-name")])
+LOCK_RACES = [
+    pytest.param(False, {"mkdir_gap_ms": 150}, id="mkdir-gap"),
+    pytest.param(True, {"mkdir_gap_ms": 150}, id="mkdir-gap-dead-holders-name"),
+    pytest.param(False, {"latency_ms": 150}, id="every-call-slow"),
+]
+
+
+@pytest.mark.parametrize(("stale", "faults"), LOCK_RACES)
 @pytest.mark.parametrize("driver", [pytest.param(d, id=d.value) for d in FileDriver])
-def test_portal_lock_holds_though_the_portals_mkdir_looks_then_makes(driver: FileDriver, stale: bool) -> None:
+def test_portal_lock_holds_though_the_portals_mkdir_looks_then_makes(
+    driver: FileDriver, stale: bool, faults: dict[str, int]
+) -> None:
     """The portal's mkdir looks (409), then makes the folder in a second call (scowd: `mkdir -p`, no error for a
-    folder made meanwhile): four applies starting together, with 150 ms between the look and the make, all get
-    the lock in turn and never two at once; also when they all find a dead holder's expired name and take over."""
+    folder made meanwhile): four applies starting together all get the lock in turn and never two at once: with
+    150 ms between the look and the make, when they all find a dead holder's expired name and take over, and when
+    every call is slow (names written at once must not back off in step until the timeout)."""
     server = start(file_driver=driver)
     try:
         if stale:
             dead = f"{HOME}/.scowspec/locks/lab-a/until-{int(time.time()) - 5}-by-bob@ci-runner-pid7-abc123"
             server.portal.store.put("alice", dead, "DIR")
-        admin(server, "faults", {"mkdir_gap_ms": 150})
+        admin(server, "faults", faults)
         held: list[tuple[float, float]] = []
         failures: list[str] = []
         barrier = threading.Barrier(4)
@@ -310,11 +320,11 @@ def test_portal_lock_holds_though_the_portals_mkdir_looks_then_makes(driver: Fil
 
 def test_a_claim_the_portal_refuses_never_deletes_anothers_lock(sandbox: SandboxServer) -> None:
     lock = f"{HOME}/.scowspec/locks/lab-a"
-    theirs = f"until-{int(time.time()) + 3600}-by-bob@ci-runner-pid7-abc123"
+    theirs = f"until-{int(time.time()) + 300}-by-bob@ci-runner-pid7-abc123"
     sandbox.portal.store.put("alice", f"{lock}/{theirs}", "DIR")
     client = PortalClient(PortalSettings(sandbox.url, TOKEN, timeout_s=5.0))
     ours = PortalLock(client, "ai-k8s", "lab-a")
-    admin(sandbox, "faults", {"fail_next": 1, "fail_status": 500, "route": "POST /file/mkdir"})
+    admin(sandbox, "faults", {"fail_next": 2, "fail_status": 500, "route": "POST /file/mkdir"})
     with pytest.raises(ScowspecError):
         ours._try()  # our name's mkdir fails: only our name may be taken back, never the folder
     assert lock_names(sandbox) == [theirs]
@@ -328,6 +338,45 @@ def test_a_lock_folder_gone_after_it_was_made_is_made_again_without_spinning(san
     with portal_lock(client, "ai-k8s", "lab-a", timeout_s=5):
         assert len(lock_names(sandbox)) == 1
     assert client.requests_made - before < 30, "a few calls, not a loop"
+
+
+def test_an_apply_refused_while_first_in_line_leaves_no_name_behind(sandbox: SandboxServer) -> None:
+    """Our name went in first; another came in while the portal made ours: we keep our place and wait. Refused at
+    the timeout, we take our name back (it would block every apply for ten minutes)."""
+    client = PortalClient(PortalSettings(sandbox.url, TOKEN, timeout_s=5.0))
+    client.ensure_dir("ai-k8s", f"{HOME}/.scowspec/locks/lab-a")
+    theirs = f"until-{int(time.time()) + 700}-by-bob@ci-runner-pid7-abc123"  # after ours in order
+    admin(sandbox, "faults", {"mkdir_gap_ms": 300})
+    threading.Timer(0.1, sandbox.portal.store.put, ("alice", f"{HOME}/.scowspec/locks/lab-a/{theirs}", "DIR")).start()
+    with pytest.raises(ScowspecError) as refused:
+        PortalLock(client, "ai-k8s", "lab-a").acquire(timeout_s=1.0)
+    assert "held by bob@ci-runner-pid7-abc123" in refused.value.message
+    assert lock_names(sandbox) == [theirs]
+
+
+def test_a_name_written_by_a_clock_far_ahead_blocks_nothing(cli: CLI, lab: Path, sandbox: SandboxServer) -> None:
+    sandbox.portal.store.put("alice", f"{HOME}/.scowspec/locks/lab-a/until-999999999999-by-x", "DIR")
+    doctor = cli("doctor")
+    assert "Internal error" not in doctor.err and "no longer valid" in doctor.out, doctor.out + doctor.err
+    r = cli("apply", "--yes", "--lock-timeout", "2")
+    assert r.code == 0, r.out + r.err
+    assert lock_names(sandbox) == []
+
+
+def test_a_holder_whose_name_was_deleted_as_expired_knows_it_lost_the_lock(sandbox: SandboxServer) -> None:
+    client = PortalClient(PortalSettings(sandbox.url, TOKEN, timeout_s=5.0))
+    lock = PortalLock(client, "ai-k8s", "lab-a", ttl_s=3.0)  # renewed every second
+    lost = threading.Event()
+    lock.on_lost = lost.set
+    lock.acquire(timeout_s=5)
+    lock.start_heartbeat()
+    try:
+        [ours] = lock_names(sandbox)
+        sandbox.portal.store.delete("alice", f"{HOME}/.scowspec/locks/lab-a/{ours}")  # as a waiter would
+        assert lost.wait(5) and "deleted our name" in lock.lost
+    finally:
+        lock.release()
+    assert lock_names(sandbox) == []
 
 
 # -- Finding 6: a GPU-hour budget per apply ----------------------------------------------------------------------

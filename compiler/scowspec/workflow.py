@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from pathlib import Path
 from scowspec.apply.executor import ApplyResult, Result, SubmitGate, apply_plan
 from scowspec.apply.journal import Journal, in_doubt
 from scowspec.apply.lock import apply_lock
-from scowspec.apply.portal_lock import portal_lock
+from scowspec.apply.portal_lock import PortalLock, portal_lock
 from scowspec.apply.services import ServiceResult, apply_services
 from scowspec.compile.service import Compiled, compile_loaded, connect, not_compiled
 from scowspec.compile.serving import ServeFacts
@@ -175,12 +176,12 @@ def prepare(paths: list[Path]) -> Prepared:
 
 
 @contextmanager
-def project_lock(client: PortalClient, cluster: str, project: str, timeout_s: float) -> Iterator[None]:
+def project_lock(client: PortalClient, cluster: str, project: str, timeout_s: float) -> Iterator[PortalLock]:
     """The portal-side lock every clone of the project sees (apply.portal_lock)."""
     if not project or not cluster:
         raise UsageError("this plan names no project or cluster (made by an older scowspec?): plan again")
-    with portal_lock(client, cluster, project, timeout_s):
-        yield
+    with portal_lock(client, cluster, project, timeout_s) as lock:
+        yield lock
 
 
 def plan_prepared(prepared: Prepared, request: PlanRequest) -> Planned:
@@ -398,9 +399,11 @@ def execute(
     parallelism: int,
     progress: Callable[[Result], None] | None = None,
     service_progress: Callable[[ServiceResult], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> ApplyResult:
     """Run a plan (call under `apply_lock(folder)` and `project_lock`): refuse it if the portal moved away from
-    it, else apply it. Jobs first, then registrations and services, all submits through one SubmitGate."""
+    it, else apply it. Jobs first, then registrations and services, all submits through one SubmitGate; once
+    `stop` is set (Ctrl-C, the lock lost), nothing new starts."""
     listed = check_fresh(the_plan, client)
     journal, gate = Journal(folder / "journal.json"), SubmitGate()
     journal.settle(listed)
@@ -410,9 +413,11 @@ def execute(
         cancelled = [j for c in the_plan.changes for j in c.cancel]
         record_cancels(client, the_plan.lock_cluster, the_plan.project, cancelled)
     try:
-        result = apply_plan(the_plan, client, journal, parallelism=parallelism, progress=progress, gate=gate)
+        result = apply_plan(the_plan, client, journal, parallelism=parallelism, progress=progress, gate=gate, stop=stop)
         if the_plan.services is not None and not result.interrupted:
-            done, interrupted = apply_services(the_plan.services, client, journal, gate, progress=service_progress)
+            done, interrupted = apply_services(
+                the_plan.services, client, journal, gate, progress=service_progress, stop=stop
+            )
             result = replace(result, services=done, interrupted=interrupted)
     except BaseException:
         with contextlib.suppress(KeyboardInterrupt):
@@ -465,7 +470,7 @@ def apply_specs(
         hooks.prepared(prepared)
         if prepared.client is None:
             return Applied(None, None, ApplyResult(()))
-        with project_lock(prepared.client, prepared.lock_cluster, prepared.project, lock_timeout):
+        with project_lock(prepared.client, prepared.lock_cluster, prepared.project, lock_timeout) as lock:
             planned = replan(saved, prepared, request) if saved is not None else plan_prepared(prepared, request)
             assert planned.plan is not None and planned.client is not None
             the_plan = planned.plan
@@ -476,6 +481,8 @@ def apply_specs(
                 settle(folder, the_plan)
                 return Applied(the_plan, planned.client, ApplyResult(()))
             hooks.confirm(the_plan)
+            halt = threading.Event()  # the lock lost while applying: start nothing more
+            lock.on_lost = halt.set
             result = execute(
                 the_plan,
                 planned.client,
@@ -483,7 +490,10 @@ def apply_specs(
                 parallelism=parallelism,
                 progress=hooks.progress,
                 service_progress=hooks.service_progress,
+                stop=halt,
             )
+            if lock.lost:
+                result = replace(result, lock_lost=lock.lost, interrupted=True)
     return Applied(the_plan, planned.client, result)
 
 

@@ -67,6 +67,7 @@ class ApplyResult:
     results: tuple[Result, ...]
     interrupted: bool = False
     services: tuple[ServiceResult, ...] = ()  # register: and serve: (apply/services.py)
+    lock_lost: str = ""  # why the project's portal lock was lost while applying (nothing new started after)
 
     def of(self, outcome: Outcome) -> tuple[Result, ...]:
         return tuple(r for r in self.results if r.outcome is outcome)
@@ -349,10 +350,12 @@ def apply_plan(
     parallelism: int = 4,
     progress: Callable[[Result], None] | None = None,
     gate: SubmitGate | None = None,
+    stop: threading.Event | None = None,
 ) -> ApplyResult:
-    """Run every change of `plan` (at most `parallelism` at once); report each outcome."""
+    """Run every change of `plan` (at most `parallelism` at once); report each outcome. `stop` (Ctrl-C, or the
+    portal lock lost) starts nothing new."""
     todo = [c for c in plan.changes if c.action.changes_anything]
-    stop = threading.Event()
+    stop = stop or threading.Event()
     gate = gate or SubmitGate()
     # The pool's exit waits for every change handed to it: Ctrl-C must set `stop` (ctrl_c_sets), never escape.
     with (

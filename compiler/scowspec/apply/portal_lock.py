@@ -4,9 +4,15 @@ The local lock (apply.lock) only covers one clone; a laptop and a CI runner shar
 routes have no small-file upload, so the lock is a name: a child folder of the lock folder,
 `until-<epoch s>-by-<user@host-pid-nonce>`. An apply writes its name, then lists the folder, and holds the lock
 only if no other live name (one whose expiry has not passed) is there; else it takes its name back and tries again
-after a random pause (two that wrote at once may both back off: the pause parts them). This assumes that a listing
-shows every mkdir answered before it, as one file system behind scowd or SSH does: then of two names written, the
-later writer sees the earlier, so two applies never both hold the lock.
+later (of names written at once, only the first in order keeps its place, so they do not back off in step). Two
+applies never both hold the lock, assuming: a listing shows every mkdir answered before it (one file system behind
+scowd or SSH), so of two names written the later writer sees the earlier; the machines' clocks agree within
+SKEW_S (an expiry is written by one and judged by another); and a holder renews within its lifetime. A holder that
+finds it did not (its renewal came too late, or its name was deleted as expired: a machine asleep) has lost the
+lock: `lost` says why, and apply starts nothing more.
+
+A name can outlive its apply: `kill -9`, or a mkdir whose answer was lost but which the portal carried out later.
+It blocks other applies until it expires (LOCK_TTL_S); `scowspec doctor` names it.
 
 Nothing here relies on mkdir being atomic, and it is not: the portal looks (409 when the folder exists), then makes
 it in a second call, and on scowd that call is `mkdir -p`, which does not fail on a folder made meanwhile.
@@ -35,8 +41,12 @@ from datetime import UTC, datetime
 from scowspec.errors import ConflictError, NotFoundError, PortalError, RefusedError
 from scowspec.portal.project_home import Files, state_path
 
-LOCK_TTL_S = 600.0  # renewed every third of it while held: only a dead holder's lock ever expires
+LOCK_TTL_S = 600.0  # renewed every third of it while held; a holder that misses two renewals has lost it (`lost`)
 POLL_S = 0.2
+# How far apart the clocks of two machines applying one project may be: an expiry is written by one and judged by
+# the other. Renewals come every third of LOCK_TTL_S, so a live name has at least 400 s left to a reader with the
+# same clock; clocks further apart than that would see a live holder's name as expired.
+SKEW_S = 120.0
 _HOLDER = re.compile(r"^until-(?P<until>[0-9]+)-by-(?P<owner>[A-Za-z0-9._@-]+)$")
 
 
@@ -47,8 +57,16 @@ class Holder:
     until: float  # epoch seconds
 
     def describe(self) -> str:
-        when = datetime.fromtimestamp(self.until, UTC).strftime("%H:%M:%S UTC")
+        try:
+            when = datetime.fromtimestamp(self.until, UTC).strftime("%H:%M:%S UTC")
+        except (ValueError, OverflowError, OSError):
+            when = f"{self.until:.0f} (epoch seconds)"
         return f"held by {self.owner} until {when}"
+
+    def live(self, now: float, ttl_s: float) -> bool:
+        """Not expired, and not written further ahead than one lifetime (a clock far off, or a hand-made name:
+        it would block every apply until then)."""
+        return now <= self.until <= now + ttl_s + SKEW_S
 
 
 def _owner_token() -> str:
@@ -56,8 +74,8 @@ def _owner_token() -> str:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"
-    raw = f"{user}@{socket.gethostname()}-pid{os.getpid()}-{secrets.token_hex(3)}"
-    return re.sub(r"[^A-Za-z0-9._@-]", "_", raw)[:120]
+    who = re.sub(r"[^A-Za-z0-9._@-]", "_", f"{user}@{socket.gethostname()}")[:80]
+    return f"{who}-pid{os.getpid()}-{secrets.token_hex(3)}"  # what makes it unique is never cut
 
 
 def _holders(client: Files, cluster: str, path: str) -> list[Holder]:
@@ -93,15 +111,25 @@ class PortalLock:
         self.path = lock_path(self.client, self.cluster, self.project)
         self.owner = _owner_token()
         self.held: Holder | None = None
+        # Why the lock was lost while held ('' while it is not): a renewal came after our expiry, or another apply
+        # deleted our name as expired (a machine asleep, clocks too far apart). `on_lost` is called then.
+        self.lost = ""
+        self.on_lost: Callable[[], None] = lambda: None
         self._stop = threading.Event()
         self._heart: threading.Thread | None = None
 
     # -- acquiring ------------------------------------------------------------------------
     def _claim(self) -> None:
+        """Write a new name. `held` names it before the call: an answer lost or refused may hide a made folder,
+        and whatever takes it back must know its name."""
         until = int(self.clock() + self.ttl_s)
         name = f"until-{until}-by-{self.owner}"
-        self.client.mkdir(self.cluster, f"{self.path}/{name}")
-        self.held = Holder(name, self.owner, until)
+        previous, self.held = self.held, Holder(name, self.owner, until)
+        try:
+            self.client.mkdir(self.cluster, f"{self.path}/{name}")
+        except NotFoundError:
+            self.held = previous  # no folder to write into: nothing was made
+            raise
 
     def _others_live(self) -> list[Holder]:
         """Names of other applies whose expiry has not passed; expired ones are deleted on the way (best effort:
@@ -111,7 +139,7 @@ class PortalLock:
         for h in _holders(self.client, self.cluster, self.path):
             if h.owner == self.owner:
                 continue
-            if h.until >= now:
+            if h.live(now, self.ttl_s):
                 live.append(h)
             else:
                 with contextlib.suppress(PortalError):
@@ -136,12 +164,19 @@ class PortalLock:
         except PortalError:
             self._take_back()  # never the folder: another apply's name may be in it
             raise
+        return self._keep_if_first()
+
+    def _keep_if_first(self) -> list[Holder]:
+        """List: alone, we hold the lock ([]). With others, only the first name in order keeps its place (so that
+        applies written at once do not back off in step for ever); it holds once the others took theirs back. The
+        rest take theirs back."""
         try:
             others = self._others_live()
         except NotFoundError:
-            others = []  # the folder went right after our name went in: try again
-            self._take_back()
-        if others:
+            self._take_back()  # the folder went right after our name went in: try again
+            return []
+        mine = self.held
+        if others and (mine is None or any(h.name < mine.name for h in others)):
             self._take_back()
         return others
 
@@ -149,20 +184,37 @@ class PortalLock:
         parent = self.path.rpartition("/")[0]
         self.client.ensure_dir(self.cluster, parent)
         deadline = time.monotonic() + timeout_s
+        try:
+            self._acquire(parent, deadline)
+        except BaseException:  # a refusal, a portal error, Ctrl-C: leave no name of ours behind
+            self._stop.set()
+            self._delete_mine()
+            raise
+
+    def _acquire(self, parent: str, deadline: float) -> None:
         while True:
-            try:
-                live = self._others_live()
-            except NotFoundError:
-                live = []
-            if not live:
-                try:
-                    live = self._try()
-                except NotFoundError:  # the locks folder itself went
-                    self.client.ensure_dir(self.cluster, parent, fresh=True)
-                if self.held is not None:
+            if self.held is not None:  # first in order among names written at once: see whether the rest left
+                live = self._keep_if_first()
+                if not live and self.held is not None:
                     return
-                if live:  # written at once with another apply: part at random
-                    time.sleep(random.uniform(0, 2 * POLL_S))
+            else:
+                missing = False
+                try:
+                    live = self._others_live()
+                except NotFoundError:
+                    live, missing = [], True
+                if not live:
+                    try:
+                        if missing:  # first make the folder our name goes in (over SSH, one level at a time)
+                            with contextlib.suppress(ConflictError):
+                                self.client.mkdir(self.cluster, self.path)
+                        live = self._try()
+                    except NotFoundError:  # the locks folder itself went
+                        self.client.ensure_dir(self.cluster, parent, fresh=True)
+                    if self.held is not None and not live:
+                        return
+                    if live and self.held is None:  # written at once with another apply, after it in order
+                        time.sleep(random.uniform(0, 2 * POLL_S))
             if time.monotonic() >= deadline:
                 who = live[-1].describe() if live else "applies starting at the same moment"
                 raise RefusedError(
@@ -177,11 +229,37 @@ class PortalLock:
         while not self._stop.wait(self.ttl_s / 3):
             old = self.held
             try:
+                if old is not None and self.clock() > old.until:
+                    raise _Lost(f"no renewal before {old.describe()}")
                 self._claim()
+                names = _holders(self.client, self.cluster, self.path)
+                if old is not None and old.name not in {h.name for h in names}:
+                    raise _Lost("another apply deleted our name as expired")  # (SSH's rm -rf would not say)
+                now = self.clock()
+                if taken := [h for h in names if h.owner != self.owner and h.live(now, self.ttl_s)]:
+                    raise _Lost(f"another apply wrote its name: {taken[-1].describe()}")
                 if old is not None:
                     self.client.delete(self.cluster, f"{self.path}/{old.name}", folder=True)
+            except _Lost as exc:
+                self.lost = exc.args[0]
+                self.on_lost()
+                return
             except PortalError:
-                continue  # the next beat tries again; the lock stays valid until its expiry
+                continue  # the next beat tries again; the name is good until its expiry
+            except Exception as exc:  # a thread's failure must not pass unseen
+                self.lost = f"the renewal failed: {exc!r}"
+                self.on_lost()
+                return
+
+    def _delete_mine(self) -> None:
+        """Every name of ours (a renewal, a lost answer may have left more than one), each on its own."""
+        names = {self.held.name} if self.held is not None else set()
+        with contextlib.suppress(PortalError):
+            names |= {h.name for h in _holders(self.client, self.cluster, self.path) if h.owner == self.owner}
+        for name in sorted(names):
+            with contextlib.suppress(PortalError):
+                self.client.delete(self.cluster, f"{self.path}/{name}", folder=True)
+        self.held = None
 
     def start_heartbeat(self) -> None:
         self._heart = threading.Thread(target=self._beat, name="scowspec-lock-heartbeat", daemon=True)
@@ -191,11 +269,11 @@ class PortalLock:
         self._stop.set()
         if self._heart is not None:
             self._heart.join()
-        with contextlib.suppress(PortalError):  # every name of ours (a renewal may have left an old one)
-            for h in _holders(self.client, self.cluster, self.path):
-                if h.owner == self.owner:
-                    self.client.delete(self.cluster, f"{self.path}/{h.name}", folder=True)
-        self.held = None
+        self._delete_mine()
+
+
+class _Lost(Exception):
+    pass
 
 
 @contextmanager

@@ -204,9 +204,11 @@ def apply_services(
     gate: SubmitGate,
     *,
     progress: Callable[[ServiceResult], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> tuple[tuple[ServiceResult, ...], bool]:
-    """Run every service change, in plan order (a spec's register before its serve); Ctrl-C starts nothing new."""
-    stop = threading.Event()
+    """Run every service change, in plan order (a spec's register before its serve); Ctrl-C (or `stop`) starts
+    nothing new."""
+    stop = stop or threading.Event()
     results: list[ServiceResult] = []
     with ctrl_c_sets(stop):
         for change in (c for c in plan.changes if c.action.changes_anything):

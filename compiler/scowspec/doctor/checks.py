@@ -236,20 +236,21 @@ def work_dir(path: str, cluster: str, home: str, exists: bool, nearest: str) -> 
 def apply_lock(project: str, path: str, holders: Sequence[Holder] | None, now: float) -> Finding:
     """Whether an apply of this project holds the portal lock now (`holders`: the names in the lock folder, None
     when there is no lock folder)."""
-    live = [h for h in holders or () if h.until >= now]
+    live = [h for h in holders or () if h.live(now, LOCK_TTL_S)]
     if live:
         return Finding(
             "apply lock",
             Status.WARN,
-            f"{path} is {live[-1].describe()}: an apply of `{project}` is running, or died less than "
-            f"{LOCK_TTL_S / 60:.0f} minutes ago",
+            f"{path} is {live[-1].describe()}: an apply of `{project}` is running, or stopped less than "
+            f"{LOCK_TTL_S / 60:.0f} minutes ago without taking its name back (killed, or an answer lost)",
             hint="the next apply waits --lock-timeout seconds for it; a dead holder's lock is taken over once it expires",
         )
     if holders:
         return Finding(
             "apply lock",
             Status.WARN,
-            f"{path} was left by {holders[-1].owner}, whose lock has expired: the next apply takes it over",
+            f"{path} was left by {holders[-1].owner}, whose name is no longer valid (expired, or written by a "
+            "clock far ahead): the next apply deletes it and takes the lock",
         )
     return Finding("apply lock", Status.OK, f"free: no apply of `{project}` is running ({path})")
 

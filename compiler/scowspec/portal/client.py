@@ -518,16 +518,22 @@ class PortalClient:
     def mkdir(self, cluster: str, path: str) -> None:
         """One folder; ConflictError when it exists, NotFoundError when its parent does not (mkdir -p on scowd
         makes parents). Not retried blindly: a lost answer may hide a success."""
-        try:
-            self._request(
-                "POST",
-                "/file/mkdir",
-                body={"clusterId": cluster, "path": path},
-                retry_statuses=frozenset({429}),
-                retry_transport=False,
-            )
-        except PortalError as exc:
-            raise self._mkdir_failure(exc, cluster, path) from None
+        for attempt in (1, 2):
+            try:
+                self._request(
+                    "POST",
+                    "/file/mkdir",
+                    body={"clusterId": cluster, "path": path},
+                    retry_statuses=frozenset({429}),
+                    retry_transport=False,
+                )
+                return
+            except PortalError as exc:
+                said = self._mkdir_failure(exc, cluster, path)
+                # Neither there nor without a parent now: over SSH, the parent was made right after the call
+                # failed (another apply): make it again.
+                if said is not exc or attempt == 2 or exc.status != 500:
+                    raise said from None
 
     def _mkdir_failure(self, exc: PortalError, cluster: str, path: str) -> PortalError:
         """The portal looks before it makes a folder (409), but two mkdirs of one path can both pass the look; over
@@ -564,10 +570,15 @@ class PortalClient:
 
     def list_directory(self, cluster: str, path: str) -> list[dict[str, Any]]:
         """A folder's entries; NotFoundError when it is not there."""
-        try:
-            got = self._request("GET", "/file/listDirectory", params={"clusterId": cluster, "path": path})
-        except PortalError as exc:
-            raise self._missing_or(exc, cluster, path) from None
+        for attempt in (1, 2):
+            try:
+                got = self._request("GET", "/file/listDirectory", params={"clusterId": cluster, "path": path})
+                break
+            except PortalError as exc:
+                said = self._missing_or(exc, cluster, path)
+                # There now, so it was made right after the listing failed (another apply): list it again.
+                if said is not exc or attempt == 2 or exc.status is None or isinstance(exc, ForbiddenError):
+                    raise said from None
         return [e for e in got if isinstance(e, dict)] if isinstance(got, list) else []
 
     def delete(self, cluster: str, path: str, *, folder: bool) -> None:

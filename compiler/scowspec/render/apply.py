@@ -29,7 +29,12 @@ def summary(result: ApplyResult) -> str:
         text += " Run `scowspec plan` to see what is left; applying again converges."
     if not all(failures):
         text += " The portal refused some changes: fix what it named above (spec or portal side); applying again fails the same way until then."
-    if result.interrupted:
+    if result.lock_lost:
+        text += (
+            f" Stopped: the project's portal lock was lost ({result.lock_lost}), so another apply may be running;"
+            " calls in flight were finished and recorded. Run `scowspec plan` before applying again."
+        )
+    elif result.interrupted:
         text += " Interrupted: calls in flight were finished and recorded."
     return text
 
@@ -58,6 +63,7 @@ def json_text(result: ApplyResult, exit_code: int, waited: list[dict[str, object
         ],
         "services": [services_view.result_doc(r) for r in result.services],
         "interrupted": result.interrupted,
+        "lock_lost": result.lock_lost or None,
         **({"waited": waited} if waited is not None else {}),
         "exit_code": exit_code,
     }
