@@ -340,6 +340,38 @@ def test_a_lock_folder_gone_after_it_was_made_is_made_again_without_spinning(san
     assert client.requests_made - before < 30, "a few calls, not a loop"
 
 
+def test_two_applies_starting_together_on_a_slow_portal_both_get_the_lock_in_turn() -> None:
+    """At 800 ms a call, two names written at once used to be taken back in step, again and again, until both
+    applies were refused at their timeout with nobody holding the lock. The first in order now keeps its place."""
+    server = start(file_driver=FileDriver.SCOWD)
+    try:
+        PortalClient(PortalSettings(server.url, TOKEN, timeout_s=10.0)).ensure_dir(
+            "ai-k8s", f"{HOME}/.scowspec/locks/lab-a"
+        )
+        admin(server, "faults", {"latency_ms": 800})
+        barrier = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def apply_like() -> None:
+            client = PortalClient(PortalSettings(server.url, TOKEN, timeout_s=10.0))
+            barrier.wait()
+            try:
+                with portal_lock(client, "ai-k8s", "lab-a", timeout_s=12):
+                    outcomes.append("held")
+            except ScowspecError as exc:
+                outcomes.append(exc.message)
+
+        threads = [threading.Thread(target=apply_like) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert outcomes == ["held", "held"], outcomes
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_an_apply_refused_while_first_in_line_leaves_no_name_behind(sandbox: SandboxServer) -> None:
     """Our name went in first; another came in while the portal made ours: we keep our place and wait. Refused at
     the timeout, we take our name back (it would block every apply for ten minutes)."""
