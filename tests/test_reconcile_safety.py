@@ -356,7 +356,7 @@ def test_two_applies_starting_together_on_a_slow_portal_both_get_the_lock_in_tur
             client = PortalClient(PortalSettings(server.url, TOKEN, timeout_s=10.0))
             barrier.wait()
             try:
-                with portal_lock(client, "ai-k8s", "lab-a", timeout_s=12):
+                with portal_lock(client, "ai-k8s", "lab-a", timeout_s=20):
                     outcomes.append("held")
             except ScowspecError as exc:
                 outcomes.append(exc.message)
