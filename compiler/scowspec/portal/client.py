@@ -517,7 +517,10 @@ class PortalClient:
 
     def mkdir(self, cluster: str, path: str) -> None:
         """One folder; ConflictError when it exists, NotFoundError when its parent does not (mkdir -p on scowd
-        makes parents). Not retried blindly: a lost answer may hide a success."""
+        makes parents). Not retried blindly: a lost answer may hide a success.
+
+        The portal looks before it makes a folder (409), but two mkdirs of one path can both pass the look; over
+        SSH the second then fails in SFTP with a bare 500, as does a missing parent. checkExist tells which."""
         for attempt in (1, 2):
             try:
                 self._request(
@@ -529,27 +532,19 @@ class PortalClient:
                 )
                 return
             except PortalError as exc:
-                said = self._mkdir_failure(exc, cluster, path)
+                there = None if isinstance(exc, ConflictError) else self._there_now(exc, cluster, path)
+                if there is True:
+                    message = f"{path} already exists (made meanwhile): {exc.message}"
+                    raise ConflictError(message, status=exc.status) from None
+                if there is None:
+                    raise
+                parent = posixpath.dirname(path)
+                if self._there_now(exc, cluster, parent) is False:
+                    raise NotFoundError(f"{parent} does not exist: {exc.message}", status=exc.status) from None
+                if attempt == 2 or exc.status != 500:
+                    raise
                 # Neither there nor without a parent now: over SSH, the parent was made right after the call
-                # failed (another apply): make it again.
-                if said is not exc or attempt == 2 or exc.status != 500:
-                    raise said from None
-
-    def _mkdir_failure(self, exc: PortalError, cluster: str, path: str) -> PortalError:
-        """The portal looks before it makes a folder (409), but two mkdirs of one path can both pass the look; over
-        SSH the second then fails in SFTP with a bare 500, as does a missing parent. Ask checkExist which it was."""
-        if isinstance(exc, ConflictError | NotFoundError | AuthError | ForbiddenError | TransportError) or (
-            exc.status is None
-        ):
-            return exc
-        try:
-            if self.exists(cluster, path, fresh=True):
-                return ConflictError(f"{path} already exists (made meanwhile): {exc.message}", status=exc.status)
-            if not self.exists(cluster, posixpath.dirname(path), fresh=True):
-                return NotFoundError(f"{posixpath.dirname(path)} does not exist: {exc.message}", status=exc.status)
-        except PortalError:
-            pass
-        return exc
+                # failed (another apply making it): make it again.
 
     def ensure_dir(self, cluster: str, path: str, *, fresh: bool = False) -> bool:
         """Make `path` and its missing parents (below the home folder); True when anything was made. Once made, a
@@ -575,10 +570,12 @@ class PortalClient:
                 got = self._request("GET", "/file/listDirectory", params={"clusterId": cluster, "path": path})
                 break
             except PortalError as exc:
-                said = self._missing_or(exc, cluster, path)
-                # There now, so it was made right after the listing failed (another apply): list it again.
-                if said is not exc or attempt == 2 or exc.status is None or isinstance(exc, ForbiddenError):
-                    raise said from None
+                there = self._there_now(exc, cluster, path)
+                if there is False:
+                    raise NotFoundError(exc.message, status=exc.status, code=exc.code) from None
+                if there is None or attempt == 2:
+                    raise
+                # There now: made right after the listing failed (another apply making it): list it again.
         return [e for e in got if isinstance(e, dict)] if isinstance(got, list) else []
 
     def delete(self, cluster: str, path: str, *, folder: bool) -> None:
@@ -588,20 +585,23 @@ class PortalClient:
                 "POST", "/file/delete", body={"clusterId": cluster, "target": "DIR" if folder else "FILE", "path": path}
             )
         except PortalError as exc:
-            raise self._missing_or(exc, cluster, path) from None
+            if self._there_now(exc, cluster, path) is False:
+                raise NotFoundError(exc.message, status=exc.status, code=exc.code) from None
+            raise
 
-    def _missing_or(self, exc: PortalError, cluster: str, path: str) -> PortalError:
-        """`exc`, or NotFoundError when `path` is not there. The file drivers say "no such folder" each their own
-        way (scowd: 404 or 400 by its version; SSH: 412 "is not accessible"), so ask checkExist rather than read
-        status codes. Over SSH checkExist is "stat succeeded", so a folder we may not read can read as missing
-        too; a 403 is never taken for "missing"."""
+    def _there_now(self, exc: PortalError, cluster: str, path: str) -> bool | None:
+        """After a file route failed with `exc`: is `path` there now (checkExist)? None when that can't tell what
+        went wrong: no answer, the token, a 404 that says it already, or a 403 (never taken for "missing").
+
+        The file drivers say "no such folder" each their own way (scowd: 404 or 400 by its version; SSH: 412 "is
+        not accessible"), so scowspec asks rather than reads status codes. Over SSH checkExist is "stat
+        succeeded", so a folder we may not read can read as missing too."""
         if isinstance(exc, NotFoundError | AuthError | ForbiddenError | TransportError) or exc.status is None:
-            return exc
+            return None
         try:
-            there = self.exists(cluster, path, fresh=True)
+            return self.exists(cluster, path, fresh=True)
         except PortalError:
-            return exc
-        return exc if there else NotFoundError(exc.message, status=exc.status, code=exc.code)
+            return None
 
     def download(self, cluster: str, path: str, *, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
         """A file's bytes (a growing file: what it held when the read began)."""
