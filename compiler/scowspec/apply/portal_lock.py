@@ -152,19 +152,37 @@ class PortalLock:
             with contextlib.suppress(PortalError):
                 self.client.delete(self.cluster, f"{self.path}/{mine.name}", folder=True)
 
-    def _try(self) -> list[Holder]:
-        """Write our name and keep it if no other live name is there: [] when we hold the lock, else who does
-        (or [] with `self.held` None: the folder went, or two wrote at once; try again)."""
+    def _make_folder(self) -> None:
+        """The lock folder our name goes in (over SSH, mkdir makes one level); the locks folder first if it went
+        (ensure_dir remembers it as made)."""
         try:
-            self._claim()
-        except NotFoundError:  # no lock folder (SSH makes one level): make it, then write again
             with contextlib.suppress(ConflictError):
                 self.client.mkdir(self.cluster, self.path)
+        except NotFoundError:
+            self.client.ensure_dir(self.cluster, self.path.rpartition("/")[0], fresh=True)
+
+    def _try(self) -> list[Holder]:
+        """Look, and with no other live name there, write ours and keep it if first (`_keep_if_first`). The other
+        live names; `self.held` tells whether ours stays."""
+        try:
+            live = self._others_live()
+        except NotFoundError:
+            self._make_folder()
+            return []
+        if live:
+            return live
+        try:
+            self._claim()
+        except NotFoundError:  # the folder went between the look and the write
+            self._make_folder()
             return []
         except PortalError:
             self._take_back()  # never the folder: another apply's name may be in it
             raise
-        return self._keep_if_first()
+        live = self._keep_if_first()
+        if live and self.held is None:  # written at once with another apply, after it in order: part at random
+            time.sleep(random.uniform(0, 2 * POLL_S))
+        return live
 
     def _keep_if_first(self) -> list[Holder]:
         """List: alone, we hold the lock ([]). With others, only the first name in order keeps its place (so that
@@ -181,48 +199,27 @@ class PortalLock:
         return others
 
     def acquire(self, timeout_s: float) -> None:
-        parent = self.path.rpartition("/")[0]
-        self.client.ensure_dir(self.cluster, parent)
+        self.client.ensure_dir(self.cluster, self.path.rpartition("/")[0])
         deadline = time.monotonic() + timeout_s
         try:
-            self._acquire(parent, deadline)
+            while True:
+                # First in order among names written at once: see whether the rest took theirs back.
+                live = self._keep_if_first() if self.held is not None else self._try()
+                if self.held is not None and not live:
+                    return
+                if time.monotonic() >= deadline:
+                    who = live[-1].describe() if live else "applies starting at the same moment"
+                    raise RefusedError(
+                        f"another scowspec apply of project `{self.project}` holds the portal lock {self.path} "
+                        f"({who}); nothing was changed",
+                        hint="wait for it, or raise --lock-timeout; a lock whose holder died is taken over once it "
+                        "expires",
+                    )
+                time.sleep(POLL_S if live else POLL_S / 4)
         except BaseException:  # a refusal, a portal error, Ctrl-C: leave no name of ours behind
             self._stop.set()
             self._delete_mine()
             raise
-
-    def _acquire(self, parent: str, deadline: float) -> None:
-        while True:
-            if self.held is not None:  # first in order among names written at once: see whether the rest left
-                live = self._keep_if_first()
-                if not live and self.held is not None:
-                    return
-            else:
-                missing = False
-                try:
-                    live = self._others_live()
-                except NotFoundError:
-                    live, missing = [], True
-                if not live:
-                    try:
-                        if missing:  # first make the folder our name goes in (over SSH, one level at a time)
-                            with contextlib.suppress(ConflictError):
-                                self.client.mkdir(self.cluster, self.path)
-                        live = self._try()
-                    except NotFoundError:  # the locks folder itself went
-                        self.client.ensure_dir(self.cluster, parent, fresh=True)
-                    if self.held is not None and not live:
-                        return
-                    if live and self.held is None:  # written at once with another apply, after it in order
-                        time.sleep(random.uniform(0, 2 * POLL_S))
-            if time.monotonic() >= deadline:
-                who = live[-1].describe() if live else "applies starting at the same moment"
-                raise RefusedError(
-                    f"another scowspec apply of project `{self.project}` holds the portal lock {self.path} "
-                    f"({who}); nothing was changed",
-                    hint="wait for it, or raise --lock-timeout; a lock whose holder died is taken over once it expires",
-                )
-            time.sleep(POLL_S if live else POLL_S / 4)
 
     # -- holding and releasing --------------------------------------------------------------------
     def _beat(self) -> None:
@@ -240,14 +237,10 @@ class PortalLock:
                     raise _Lost(f"another apply wrote its name: {taken[-1].describe()}")
                 if old is not None:
                     self.client.delete(self.cluster, f"{self.path}/{old.name}", folder=True)
-            except _Lost as exc:
-                self.lost = exc.args[0]
-                self.on_lost()
-                return
             except PortalError:
                 continue  # the next beat tries again; the name is good until its expiry
-            except Exception as exc:  # a thread's failure must not pass unseen
-                self.lost = f"the renewal failed: {exc!r}"
+            except Exception as exc:  # _Lost, or a failure of this thread that must not pass unseen
+                self.lost = exc.args[0] if isinstance(exc, _Lost) else f"the renewal failed: {exc!r}"
                 self.on_lost()
                 return
 
