@@ -178,6 +178,37 @@ class Attempt:
     retryable: bool = True  # REFUSED: False for a 4xx
     earlier: dict[str, object] | None = None  # IN_DOUBT: the journal's entry
 
+    def settled(self, what: str, done: str) -> tuple[Outcome, str] | None:
+        """The outcome and its words for a `what` ("job", "service") that is `done` ("submitted", "started") when
+        sent, unless it was SUBMITTED (the caller confirms that one in the list)."""
+        match self.sent:
+            case Sent.FOUND:
+                return Outcome.DONE, f"found {what} {self.job_id} from an earlier submit; not {done} again"
+            case Sent.IN_DOUBT:
+                entry = self.earlier or {}
+                since = entry.get("since_s")
+                until = (
+                    time.strftime("%H:%M:%S UTC", time.gmtime(float(since) + GRACE_S))
+                    if isinstance(since, float | int)
+                    else "?"
+                )
+                return Outcome.FAILED, (
+                    f"in doubt: a submit at {entry.get('since', '?')} got no answer and the {what} is not listed "
+                    f"yet; not {done} again until it appears or {until} (then apply sends it)"
+                )
+            case Sent.NO_FOLDERS:
+                return Outcome.FAILED, f"not {done}: could not create its folders: {self.why}"
+            case Sent.LOST_BUT_LISTED:
+                return Outcome.DONE, f"answer lost, but {what} {self.job_id} exists: {done} once"
+            case Sent.LOST:
+                return Outcome.FAILED, (
+                    f"{self.why}; the {what} is not on the portal yet. In doubt: no apply sends it again until it "
+                    f"appears or {GRACE_S / 60:.0f} minutes have passed"
+                )
+            case Sent.REFUSED:
+                return Outcome.FAILED, self.why
+        return None
+
 
 def journaled_submit(
     journal: Journal,
@@ -253,28 +284,9 @@ def _submit(portal: Portal, journal: Journal, change: Change, stop: threading.Ev
         stop=stop,
     )
     job_id = attempt.job_id
-    match attempt.sent:
-        case Sent.FOUND:
-            return Result(
-                change, Outcome.DONE, f"found job {job_id} from an earlier submit; not submitted again", job_id
-            )
-        case Sent.IN_DOUBT:
-            return Result(change, Outcome.FAILED, _in_doubt_message(attempt.earlier or {}))
-        case Sent.NO_FOLDERS:
-            return Result(change, Outcome.FAILED, f"not submitted: could not create its folders: {attempt.why}")
-        case Sent.LOST_BUT_LISTED:
-            return Result(change, Outcome.DONE, f"answer lost, but job {job_id} exists: submitted once", job_id)
-        case Sent.LOST:
-            return Result(
-                change,
-                Outcome.FAILED,
-                f"{attempt.why}; the job is not on the portal yet. In doubt: no apply submits it again until it "
-                f"appears or {GRACE_S / 60:.0f} minutes have passed",
-            )
-        case Sent.REFUSED:
-            return Result(change, Outcome.FAILED, attempt.why, retryable=attempt.retryable)
-        case Sent.SUBMITTED:
-            pass
+    if (settled := attempt.settled("job", "submitted")) is not None:
+        outcome, message = settled
+        return Result(change, outcome, message, job_id or None, attempt.retryable)
     try:
         problem = _confirm(portal, cluster, name, job_id)
     except PortalError as exc:
@@ -291,17 +303,6 @@ def retryable(exc: PortalError) -> bool:
 
 def with_hint(exc: PortalError) -> str:
     return f"{exc.message} ({exc.hint})" if exc.hint else exc.message
-
-
-def _in_doubt_message(entry: dict[str, object]) -> str:
-    since = entry.get("since_s")
-    until = (
-        time.strftime("%H:%M:%S UTC", time.gmtime(float(since) + GRACE_S)) if isinstance(since, float | int) else "?"
-    )
-    return (
-        f"in doubt: a submit at {entry.get('since', '?')} got no answer and the job is not listed yet; "
-        f"not submitted again until it appears or {until} (then apply submits it)"
-    )
 
 
 def _cancel(portal: Portal, job: RemoteJob) -> str:

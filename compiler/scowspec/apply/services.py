@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from scowspec.apply.executor import Interrupted, Outcome, Sent, SubmitGate, journaled_submit, retryable
+from scowspec.apply.executor import Interrupted, Outcome, SubmitGate, journaled_submit, retryable
 from scowspec.apply.interrupts import ctrl_c_sets
-from scowspec.apply.journal import GRACE_S, Journal
+from scowspec.apply.journal import Journal
 from scowspec.errors import ConflictError, NotFoundError, PortalError, ScowspecError, TransportError
 from scowspec.plan.services import Registration, ServiceAction, ServiceChange, ServicePlan
 from scowspec.portal.types import Phase, RemoteJob
@@ -133,33 +133,9 @@ def _serve(
         stop=stop,
     )
     job_id = attempt.job_id
-    match attempt.sent:
-        case Sent.FOUND:
-            return ServiceResult(
-                change, Outcome.DONE, f"found service {job_id} from an earlier submit; not started again", job_id
-            )
-        case Sent.IN_DOUBT:
-            since = (attempt.earlier or {}).get("since", "?")
-            return ServiceResult(
-                change,
-                Outcome.FAILED,
-                f"in doubt: a start at {since} got no answer and the service is not listed yet; "
-                f"not started again for up to {GRACE_S / 60:.0f} minutes",
-            )
-        case Sent.NO_FOLDERS:
-            return ServiceResult(change, Outcome.FAILED, f"not started: could not create its folders: {attempt.why}")
-        case Sent.LOST_BUT_LISTED:
-            return ServiceResult(change, Outcome.DONE, f"answer lost, but service {job_id} exists", job_id)
-        case Sent.LOST:
-            return ServiceResult(
-                change,
-                Outcome.FAILED,
-                f"{attempt.why}; not on the portal yet. Not resent: the next apply looks it up first",
-            )
-        case Sent.REFUSED:
-            return ServiceResult(change, Outcome.FAILED, attempt.why, retryable=attempt.retryable)
-        case Sent.SUBMITTED:
-            pass
+    if (settled := attempt.settled("service", "started")) is not None:
+        outcome, message = settled
+        return ServiceResult(change, outcome, message, job_id or None, attempt.retryable)
     listed = [j for j in portal.list_jobs(cluster, job_types=(change.kind,)) if j.job_id == job_id]
     if not listed or listed[0].name != change.name:
         return ServiceResult(
