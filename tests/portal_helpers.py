@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from scowspec.sandbox.server import SandboxServer
+from scowspec.sandbox.files import FileDriver
+from scowspec.sandbox.server import SandboxServer, start
 
 from .conftest import ROOT
 
@@ -84,3 +87,14 @@ def jobs(sandbox: SandboxServer) -> list[dict[str, Any]]:
 
 def names(sandbox: SandboxServer, state: str | None = None) -> list[str]:
     return sorted(j["jobName"] for j in jobs(sandbox) if state is None or j["state"] == state)
+
+
+@contextmanager
+def sandbox_over(driver: FileDriver) -> Iterator[SandboxServer]:
+    """A sandbox whose files go through `driver`, for the tests that need both drivers on one generation."""
+    server = start(file_driver=driver)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

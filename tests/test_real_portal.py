@@ -24,7 +24,7 @@ from scowspec.sandbox.server import SandboxServer, start
 from scowspec.sandbox.store import Clock
 
 from .conftest import TOKEN, Run
-from .portal_helpers import admin, jobs, make_project, names, write_small
+from .portal_helpers import admin, jobs, make_project, names, sandbox_over, write_small
 
 CLI = Callable[..., Run]
 AUTH = {"x-scow-api-auth-token": TOKEN}
@@ -386,8 +386,7 @@ def test_one_broken_spec_adds_no_errors_to_the_valid_ones(cli: CLI, project: Pat
 def test_the_file_drivers_ways_of_saying_no_such_folder_all_read_as_not_found(driver: FileDriver) -> None:
     """scowd answers a listing of a missing folder with 400 (or 404), SSH with 412; an SFTP mkdir under a missing
     parent or of a folder made meanwhile is a bare 500. scowspec asks checkExist and sees one answer each."""
-    server = start(file_driver=driver)
-    try:
+    with sandbox_over(driver) as server:
         client = client_of(server)
         gone = "/data/home/alice/nowhere/deeper"
         with pytest.raises(NotFoundError):
@@ -406,6 +405,3 @@ def test_the_file_drivers_ways_of_saying_no_such_folder_all_read_as_not_found(dr
         with pytest.raises(PortalError) as other:
             client.list_directory("ai-k8s", "/data/home/alice/datasets/identity/v0/identity.json")  # a file
         assert not isinstance(other.value, NotFoundError)
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -25,10 +25,10 @@ from scowspec.plan.model import Action, Change, Plan
 from scowspec.portal.client import PortalClient
 from scowspec.portal.settings import PortalSettings, from_env
 from scowspec.sandbox.files import FileDriver
-from scowspec.sandbox.server import SandboxServer, start
+from scowspec.sandbox.server import SandboxServer
 
 from .conftest import TESTDATA, TOKEN, Run
-from .portal_helpers import admin, jobs, make_project, write_small
+from .portal_helpers import admin, jobs, make_project, sandbox_over, write_small
 
 CLI = Callable[..., Run]
 HOME = "/data/home/alice"
@@ -267,6 +267,34 @@ def test_portal_lock_held_or_expired(
     assert lock_names(sandbox) == ([f"until-{until}-by-bob@ci-runner-pid7-abc123"] if code else [])
 
 
+def applies_at_once(
+    server: SandboxServer, n: int, *, hold_s: float, timeout_s: float
+) -> tuple[list[tuple[float, float]], list[str]]:
+    """`n` applies taking the project's portal lock at the same moment, each holding it `hold_s`: the (start, end)
+    of each hold, and the messages of those refused."""
+    held: list[tuple[float, float]] = []
+    failures: list[str] = []
+    barrier = threading.Barrier(n)
+
+    def apply_like() -> None:
+        client = PortalClient(PortalSettings(server.url, TOKEN, timeout_s=10.0))
+        barrier.wait()
+        try:
+            with portal_lock(client, "ai-k8s", "lab-a", timeout_s=timeout_s):
+                start_s = time.monotonic()
+                time.sleep(hold_s)
+                held.append((start_s, time.monotonic()))
+        except ScowspecError as exc:
+            failures.append(exc.message)
+
+    threads = [threading.Thread(target=apply_like) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(held), failures
+
+
 LOCK_RACES = [
     pytest.param(False, {"mkdir_gap_ms": 150}, id="mkdir-gap"),
     pytest.param(True, {"mkdir_gap_ms": 150}, id="mkdir-gap-dead-holders-name"),
@@ -283,50 +311,28 @@ def test_portal_lock_holds_though_the_portals_mkdir_looks_then_makes(
     folder made meanwhile): four applies starting together all get the lock in turn and never two at once: with
     150 ms between the look and the make, when they all find a dead holder's expired name and take over, and when
     every call is slow (names written at once must not back off in step until the timeout)."""
-    server = start(file_driver=driver)
-    try:
+    with sandbox_over(driver) as server:
         if stale:
             dead = f"{HOME}/.scowspec/locks/lab-a/until-{int(time.time()) - 5}-by-bob@ci-runner-pid7-abc123"
             server.portal.store.put("alice", dead, "DIR")
         admin(server, "faults", faults)
-        held: list[tuple[float, float]] = []
-        failures: list[str] = []
-        barrier = threading.Barrier(4)
-
-        def apply_like() -> None:
-            client = PortalClient(PortalSettings(server.url, TOKEN, timeout_s=5.0))
-            barrier.wait()
-            try:
-                with portal_lock(client, "ai-k8s", "lab-a", timeout_s=30):
-                    start_s = time.monotonic()
-                    time.sleep(0.2)
-                    held.append((start_s, time.monotonic()))
-            except ScowspecError as exc:
-                failures.append(exc.message)
-
-        threads = [threading.Thread(target=apply_like) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert not failures and len(held) == 4
-        spans = sorted(held)
+        spans, failures = applies_at_once(server, 4, hold_s=0.2, timeout_s=30)
+        assert not failures and len(spans) == 4
         assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), f"held at once: {spans}"
         assert lock_names(server) == [], "released at the end"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_claim_the_portal_refuses_never_deletes_anothers_lock(sandbox: SandboxServer) -> None:
+    """Another apply writes its name while the portal refuses ours: only our name may be taken back."""
     lock = f"{HOME}/.scowspec/locks/lab-a"
+    sandbox.portal.store.put("alice", lock, "DIR")
     theirs = f"until-{int(time.time()) + 300}-by-bob@ci-runner-pid7-abc123"
-    sandbox.portal.store.put("alice", f"{lock}/{theirs}", "DIR")
     client = PortalClient(PortalSettings(sandbox.url, TOKEN, timeout_s=5.0))
-    ours = PortalLock(client, "ai-k8s", "lab-a")
-    admin(sandbox, "faults", {"fail_next": 2, "fail_status": 500, "route": "POST /file/mkdir"})
-    with pytest.raises(ScowspecError):
-        ours._try()  # our name's mkdir fails: only our name may be taken back, never the folder
+    admin(sandbox, "faults", {"latency_ms": 300, "fail_next": 2, "fail_status": 500, "route": "POST /file/mkdir"})
+    threading.Timer(0.1, sandbox.portal.store.put, ("alice", f"{lock}/{theirs}", "DIR")).start()
+    with pytest.raises(ScowspecError) as refused:
+        PortalLock(client, "ai-k8s", "lab-a").acquire(timeout_s=5)
+    assert "500" in refused.value.message
     assert lock_names(sandbox) == [theirs]
 
 
@@ -343,33 +349,11 @@ def test_a_lock_folder_gone_after_it_was_made_is_made_again_without_spinning(san
 def test_two_applies_starting_together_on_a_slow_portal_both_get_the_lock_in_turn() -> None:
     """At 800 ms a call, two names written at once used to be taken back in step, again and again, until both
     applies were refused at their timeout with nobody holding the lock. The first in order now keeps its place."""
-    server = start(file_driver=FileDriver.SCOWD)
-    try:
-        PortalClient(PortalSettings(server.url, TOKEN, timeout_s=10.0)).ensure_dir(
-            "ai-k8s", f"{HOME}/.scowspec/locks/lab-a"
-        )
+    with sandbox_over(FileDriver.SCOWD) as server:
+        server.portal.store.put("alice", f"{HOME}/.scowspec/locks/lab-a", "DIR")
         admin(server, "faults", {"latency_ms": 800})
-        barrier = threading.Barrier(2)
-        outcomes: list[str] = []
-
-        def apply_like() -> None:
-            client = PortalClient(PortalSettings(server.url, TOKEN, timeout_s=10.0))
-            barrier.wait()
-            try:
-                with portal_lock(client, "ai-k8s", "lab-a", timeout_s=20):
-                    outcomes.append("held")
-            except ScowspecError as exc:
-                outcomes.append(exc.message)
-
-        threads = [threading.Thread(target=apply_like) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert outcomes == ["held", "held"], outcomes
-    finally:
-        server.shutdown()
-        server.server_close()
+        spans, failures = applies_at_once(server, 2, hold_s=0.0, timeout_s=20)
+        assert not failures and len(spans) == 2, failures
 
 
 def test_an_apply_refused_while_first_in_line_leaves_no_name_behind(sandbox: SandboxServer) -> None:
